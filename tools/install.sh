@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Sets up everything mcudet needs on a Debian machine with Python 3.10-3.12 and apt:
+#   .venv/ at the repository root with torch (CPU), mmcv built from source with CPU ops,
+#   mmengine, mmdet, the test tools and mcudet itself (editable), plus the Cortex-M
+#   toolchain and QEMU from Debian.
+# Idempotent: a stamp records what was installed; a second run checks it and returns in seconds.
+#
+# Environment:
+#   PYTHON           interpreter used to create .venv (default: python3)
+#   PIP_FIND_LINKS   extra wheel folders; a prebuilt mmcv wheel there skips the 19-minute compile
+#   TORCH_INDEX_URL  optional index for torch (e.g. https://download.pytorch.org/whl/cpu)
+#   MCUDET_SKIP_APT  set to 1 to skip the Debian packages (for machines without root)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+STAMP="$VENV/.mcudet-install-stamp"
+APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+APT_COMMANDS=(arm-none-eabi-gcc arm-none-eabi-size qemu-system-arm)
+
+log() { printf '[install %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { printf '[install] error: %s\n' "$*" >&2; exit 1; }
+
+# Everything that decides what gets installed; a change to any of them re-runs the pip steps.
+stamp_inputs() {
+    cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT/tools/install.sh"
+    "$PY" -c 'import sys; print(sys.version)'
+}
+
+install_apt() {
+    local missing=()
+    for cmd in "${APT_COMMANDS[@]}"; do
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+    done
+    # newlib ships no command; look for its nano specs file instead.
+    if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
+        [ -f "$(arm-none-eabi-gcc -print-file-name=nano.specs)" ] || missing+=(newlib)
+    fi
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "${MCUDET_SKIP_APT:-0}" = 1 ]; then
+        log "MCUDET_SKIP_APT=1: not installing ${APT_PACKAGES[*]} (missing: ${missing[*]})"
+        return 0
+    fi
+    local sudo=()
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null 2>&1 || die "need root or sudo to apt-get install ${APT_PACKAGES[*]} (or set MCUDET_SKIP_APT=1)"
+        sudo=(sudo)
+    fi
+    log "apt: installing ${APT_PACKAGES[*]} (about 100 MB; missing: ${missing[*]})"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}"
+}
+
+make_venv() {
+    [ -x "$PY" ] && return 0
+    local base="${PYTHON:-python3}"
+    command -v "$base" >/dev/null 2>&1 || die "no '$base' on PATH; install Python 3.11 or set PYTHON=/path/to/python3.11"
+    "$base" -c 'import sys; sys.exit(not ((3, 10) <= sys.version_info[:2] <= (3, 12)))' \
+        || die "$("$base" --version 2>&1) is not supported: mcudet needs Python 3.10 to 3.12 (set PYTHON=...)"
+    log "creating $VENV with $("$base" --version 2>&1)"
+    "$base" -m venv "$VENV" || die "'$base -m venv' failed; on Debian: apt-get install python3-venv"
+}
+
+pip() { "$PY" -m pip --disable-pip-version-check "$@"; }
+
+have_module() { "$PY" -c "import $1" >/dev/null 2>&1; }
+
+install_torch() {
+    if "$PY" -c 'import torch, sys; sys.exit(not torch.__version__.startswith("2.13.0"))' 2>/dev/null; then
+        return 0
+    fi
+    log "pip: torch==2.13.0"
+    local extra=()
+    [ -n "${TORCH_INDEX_URL:-}" ] && extra=(--index-url "$TORCH_INDEX_URL")
+    pip install --progress-bar on "${extra[@]}" -r "$ROOT/requirements/torch.txt"
+}
+
+install_mmcv() {
+    if "$PY" -c 'import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != "2.1.0")' 2>/dev/null; then
+        return 0
+    fi
+    log "pip: mmcv==2.1.0 with CPU ops (a wheel on PIP_FIND_LINKS or in pip's cache installs in seconds; a source build takes about 19 minutes on 2 cores)"
+    local start=$SECONDS
+    # -v makes pip show the compiler; print one short line per compiled file so a long build shows progress.
+    MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+        "$PY" -m pip --disable-pip-version-check install -v --no-build-isolation \
+        -r "$ROOT/requirements/mminstall.txt" 2>&1 | tee "$VENV/mmcv-install.log" | \
+        awk -v start="$(date +%s)" '
+            /^ *\[[0-9]+\/[0-9]+\]/ { n++; printf("[install mmcv] %s (%ds)\n", $1, systime() - start); fflush(); next }
+            /(^| )(gcc|g\+\+|c\+\+|x86_64-linux-gnu-g\+\+) .* -c / { n++; if (n % 5 == 0) { printf("[install mmcv] compiled %d files (%ds)\n", n, systime() - start); fflush() } next }
+            /Successfully installed|ERROR|error:/ { print; fflush() }'
+    [ "${PIPESTATUS[0]}" = 0 ] || die "mmcv install failed; see $VENV/mmcv-install.log"
+    "$PY" -c 'import mmcv.ops' || die "mmcv installed without ops; see $VENV/mmcv-install.log"
+    log "mmcv ready in $((SECONDS - start)) s"
+}
+
+main() {
+    install_apt
+    make_venv
+    if [ -f "$STAMP" ] && [ "$(stamp_inputs | sha256sum)" = "$(cat "$STAMP")" ] \
+            && "$PY" -c 'import mcudet' 2>/dev/null; then
+        log "up to date ($VENV)"
+        return 0
+    fi
+    local start=$SECONDS
+    log "pip: build tools"
+    pip install -q -r "$ROOT/requirements/build.txt"
+    install_torch
+    install_mmcv
+    log "pip: runtime and test requirements"
+    pip install --progress-bar on -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+    log "pip: mcudet (editable)"
+    pip install -q --no-build-isolation --no-deps -e "$ROOT"
+    "$PY" -c 'import mcudet, mmdet, mmcv.ops' || die "import check failed after install"
+    stamp_inputs | sha256sum > "$STAMP"
+    log "done in $((SECONDS - start)) s"
+}
+
+main "$@"
