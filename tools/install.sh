@@ -104,9 +104,12 @@ main() {
         return 0
     fi
     local start=$SECONDS
-    log "pip: build tools"
-    pip install -q -r "$ROOT/requirements/build.txt"
     install_torch
+    # After torch: torch 2.13 declares setuptools>=77, which would remove pkg_resources; mmcv's
+    # setup.py and mmengine's `mmdet::` config inheritance need it, so pin setuptools<70 back.
+    log "pip: build tools (setuptools<70, wheel, ninja); pip's note that torch wants setuptools>=77 is expected"
+    pip install -q -r "$ROOT/requirements/build.txt"
+    "$PY" -c 'import pkg_resources' 2>/dev/null || die "pkg_resources is missing after installing setuptools<70"
     install_mmcv
     log "pip: runtime and test requirements"
     pip install --progress-bar on -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
