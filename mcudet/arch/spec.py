@@ -195,15 +195,21 @@ class ArchSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = '<dict>') -> ArchSpec:
         """Build from :meth:`to_dict` output; ``source`` names the file in errors."""
+        where = 'stem'
         try:
             stem = ConvSpec(**d['stem'])
-            blocks = tuple(BlockSpec(**b) for b in d['blocks'])
+            blocks = []
+            for i, b in enumerate(d['blocks']):
+                where = f'blocks[{i}]'
+                blocks.append(BlockSpec(**b))
+            where = 'feature_mix'
             fm = ConvSpec(**d['feature_mix']) if d.get('feature_mix') else None
+            where = 'classifier'
             cls_ = ClassifierSpec(**d['classifier']) if d.get('classifier') else None
-        except KeyError as e:
+        except KeyError as e:  # only the top-level 'stem' and 'blocks' are looked up by key
             raise SpecError(f'{source}: missing field {e}') from None
         except TypeError as e:
-            raise SpecError(f'{source}: {e}') from None
+            raise SpecError(f'{source}: {where}: {e}') from None
         return cls(name=d.get('name', source), stem=stem, blocks=blocks,
                    resolution=int(d.get('resolution', 224)),
                    in_channels=int(d.get('in_channels', 3)),

@@ -1,0 +1,18 @@
+"""mcudet.arch is pure Python: importing it must not import torch."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_import_arch_does_not_import_torch() -> None:
+    heavy = ('torch', 'mmengine', 'mmdet', 'numpy')
+    code = ('import sys, mcudet.arch, mcudet.arch.zoo, mcudet.arch.counters; '
+            f'bad = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r}); '
+            'assert not bad, bad')
+    result = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, f'importing mcudet.arch pulled in heavy modules:\n{result.stderr}'
