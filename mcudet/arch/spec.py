@@ -97,7 +97,9 @@ class BlockSpec:
     def se_channels(self, in_channels: int) -> int:
         if self.se_ratio <= 0:
             return 0
-        return make_divisible(self.hidden_channels(in_channels) * self.se_ratio, 8)
+        # Floor before rounding, as the official MCUNet/ProxylessNAS SE does (make_divisible(mid // 4)):
+        # rounding mid * 0.25 directly differs for mid = 107 or 143 and breaks checkpoint conversion.
+        return make_divisible(int(self.hidden_channels(in_channels) * self.se_ratio), 8)
 
 
 @dataclass(frozen=True)

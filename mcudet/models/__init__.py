@@ -1,0 +1,8 @@
+"""Models: backbones built from ArchSpec, the patch-based wrapper, necks and heads.
+
+Importing this package registers every model in :data:`mcudet.registry.MODELS`
+(the registry's ``locations=['mcudet.models']`` imports it on first use).
+"""
+from .backbones import *  # noqa: F401,F403
+from .dense_heads import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403
