@@ -1,4 +1,4 @@
-"""Named architecture specs: MobileNetV2 families, MbV2-RD and the MCUNet model zoo.
+"""Named architecture specs: MobileNetV2 families, MbV2-RD, the MCUNet model zoo and our MCUNetV2 designs.
 
 The MCUNet zoo networks are transcribed from the official ProxylessNAS JSON files of
 mit-han-lab/mcunet as block strings (:mod:`mcudet.arch.blockstr`), so nothing here reads a file
@@ -249,4 +249,92 @@ for _row in _MCUNET:
 
 # Source files of transcribed entries: canonical name -> file stem (for tests and tools).
 ZOO_FILES: dict[str, str] = {row['name']: row['file'] for row in _MCUNET}
+
+# ---------------------------------------------------------------------- designed for mcudet
+# Networks for the budgets of the MCUNetV2 paper's results tables (design/figures.md) whose channel
+# widths the paper does not publish. The layouts and widths below are ours; every number quoted here
+# is recomputed by tests/arch/test_arch_designed_specs.py (analytic model of mcudet.patch.memory,
+# paper convention: int8, input frame streamed; MACs without a detection head; kB = 1024 bytes).
+#
+# Common shape (the paper's receptive-field redistribution, Fig. 4 / Fig. 9): the per-patch stage is
+# short and uses small kernels -- stem conv3x3 s2, an MB1 block, two stride-2 MB blocks -- and ends at
+# stride 8, so split = 4 units and the stage output is the stride-8 feature. The 5x5 / 7x7 kernels and
+# most blocks sit in the per-layer stage, where they cost no halo recomputation. Widths are multiples
+# of 8. ``extra`` records:
+#   input_hw        recommended input (H, W); ``resolution`` is only the square default;
+#   patch_schedule  split, grid and the activation budget (kB) under which
+#                   ``search_schedule(spec, input_hw, budget, splits=[split])`` picks that grid
+#                   (the fewest MACs among the schedules that fit);
+#   out_indices     detection backbones: the last unit at stride 8, 16 and 32 (unit 0 = stem,
+#                   unit i + 1 = blocks[i]), i.e. MCUNetV2Backbone(out_indices=...).
+#
+# mcunetv2-vww (paper Fig. 9 layout, 160x160, 2 classes). Target: ~30 kB patch-based peak.
+#   The 1x1 conv after the stem is an MB1 block with a 1x1 depthwise kernel (as in MbV2-RD).
+#   Per-layer-stage widths are the largest multiples of 8 whose widest expand fits 32 kB:
+#   20x20: MB4 on c=16 -> 400 * 16 * (1 + 4) = 32,000 B (c=24: 48,000 B); 10x10: the MB6 blocks on
+#   c=40 -> 100 * 40 * 7 = 28,000 B (c=48: 33,600 B). At 5x5 memory is no constraint; 96 / 160 keep
+#   the MACs near MCUNet's VWW models. Per-patch stage: stem 16, MB1 8, MB3 16, MB4 16 (MCUNet-like).
+#   Result: 30.2M MACs, 0.54M params; per-layer peak 200.0 kB; split 4 on 4x4 patches: 31.2 kB
+#   (set by the per-layer stage, blocks.3.expand), +5.2 % MACs; with the frame resident 97.8 kB.
+# mcunetv2-det-m4 (Pascal VOC, STM32F412: 256 kB SRAM / 1 MB flash, 224x224). Aim: <= 200 kB so that
+#   the neck / head and the kept stride-8 / 16 maps fit beside it; backbone well below the paper's
+#   172M MACs with its head. 120.7M MACs, 0.80M params (int8 weights leave ~200 kB of flash for the
+#   head); per-layer peak 490.0 kB; split 4 on 2x2 patches: 165.1 kB (blocks.1.expand, per-patch
+#   stage), +1.3 % MACs. Stride-8 stage c=40: its widest expand is 784 * 40 * 5 = 156,800 B.
+#   out_indices (5, 9, 13): 40x28x28, 96x14x14, 192x7x7.
+# mcunetv2-det-h7 (Pascal VOC, STM32H743: 512 kB SRAM / 2 MB flash, 320x320). Aim: <= 400 kB. The M4
+#   layout at 320x320 with the stride-32 stage widened to 160 and the last block to 320 (the 2 MB flash
+#   pays for it; paper: 343M MACs with the head). 277.4M MACs, 1.11M params; per-layer peak 1000.0 kB;
+#   split 4 on 2x2 patches: 325.6 kB (blocks.1.expand), +0.8 % MACs. out_indices (5, 9, 13):
+#   40x40x40, 96x20x20, 320x10x10.
+# mcunetv2-s (WIDER Face, paper: 110M MACs, 168 kB; input 240x320 = QVGA landscape, the native mode of
+#   the usual MCU camera modules). A slimmer M4 layout (stem 8; stride 8/16/32 widths 24/64/96..160;
+#   one block fewer at stride 32) so that a one-class head fits in the 110M. 94.0M MACs, 0.36M params;
+#   per-layer peak 750.0 kB; split 4 on 3x3 patches (budget 168 kB): 140.6 kB (blocks.5.expand,
+#   per-layer stage), +2.9 % MACs. out_indices (5, 9, 12): 24x30x40, 64x15x20, 160x8x10.
+_DET_FRONT = ('ir_k3_e1_c8', 'ir_k5_e4_c16_s2', 'ir_k3_e4_c32_s2',            # per-patch stage
+                'ir_k7_e4_c40', 'ir_k5_e4_c40',                                # stride 8
+                'ir_k7_e4_c64_s2', 'ir_k5_e4_c64', 'ir_k3_e4_c96', 'ir_k5_e4_c96')  # stride 16
+_DESIGNED: tuple[dict[str, Any], ...] = (
+    dict(name='mcunetv2-vww', resolution=160, input_hw=[160, 160], stem='conv_k3_c16_s2', num_classes=2,
+         blocks=('ir_k1_e1_c8', 'ir_k3_e3_c16_s2', 'ir_k3_e4_c16_s2',             # per-patch stage
+                 'ir_k5_e4_c16', 'ir_k3_e4_c16',                                  # 20x20
+                 'ir_k7_e4_c40_s2', 'ir_k7_e4_c40', 'ir_k7_e4_c40', 'ir_k5_e6_c40',  # 10x10
+                 'ir_k3_e6_c96_s2', 'ir_k5_e6_c96', 'ir_k3_e3_c96', 'ir_k7_e3_c96', 'ir_k5_e6_c160'),  # 5x5
+         schedule=dict(split=4, grid=[4, 4], budget_kb=32), out_indices=None,
+         source='MCUNetV2 paper, Fig. 9 (searched VWW layout); widths by mcudet (not published)'),
+    dict(name='mcunetv2-det-m4', resolution=224, input_hw=[224, 224], stem='conv_k3_c16_s2', num_classes=None,
+         blocks=_DET_FRONT + ('ir_k7_e4_c128_s2', 'ir_k5_e4_c128', 'ir_k5_e4_c128', 'ir_k3_e4_c192'),
+         schedule=dict(split=4, grid=[2, 2], budget_kb=200), out_indices=[5, 9, 13],
+         source='mcudet design for the MCUNetV2 paper\'s VOC / STM32F412 budget (256 kB SRAM)'),
+    dict(name='mcunetv2-det-h7', resolution=320, input_hw=[320, 320], stem='conv_k3_c16_s2', num_classes=None,
+         blocks=_DET_FRONT + ('ir_k7_e4_c160_s2', 'ir_k5_e4_c160', 'ir_k5_e4_c160', 'ir_k3_e4_c320'),
+         schedule=dict(split=4, grid=[2, 2], budget_kb=400), out_indices=[5, 9, 13],
+         source='mcudet design for the MCUNetV2 paper\'s VOC / STM32H743 budget (512 kB SRAM)'),
+    dict(name='mcunetv2-s', resolution=240, input_hw=[240, 320], stem='conv_k3_c8_s2', num_classes=None,
+         blocks=('ir_k3_e1_c8', 'ir_k5_e4_c16_s2', 'ir_k3_e4_c24_s2',             # per-patch stage
+                 'ir_k7_e3_c24', 'ir_k5_e3_c24',                                  # stride 8
+                 'ir_k7_e4_c48_s2', 'ir_k5_e4_c48', 'ir_k3_e4_c64', 'ir_k5_e4_c64',  # stride 16
+                 'ir_k7_e4_c96_s2', 'ir_k5_e4_c96', 'ir_k3_e4_c160'),             # stride 32
+         schedule=dict(split=4, grid=[3, 3], budget_kb=168), out_indices=[5, 9, 12],
+         source='mcudet design for the MCUNetV2 paper\'s WIDER Face budget (MCUNetV2-S: 110M MACs, 168 kB)'),
+)
+
+
+def _designed_factory(row: dict[str, Any]) -> Callable[[], ArchSpec]:
+    def build() -> ArchSpec:
+        extra: dict[str, Any] = {'input_hw': list(row['input_hw']),
+                                 'patch_schedule': dict(row['schedule'], grid=list(row['schedule']['grid']),
+                                                        input_hw=list(row['input_hw']))}
+        if row['out_indices'] is not None:
+            extra['out_indices'] = list(row['out_indices'])
+        return spec_from_strings(row['name'], row['stem'], row['blocks'], resolution=row['resolution'],
+                                 num_classes=row['num_classes'], extra=extra)
+    return build
+
+
+for _row in _DESIGNED:
+    register_spec(_row['name'], _designed_factory(_row), source=_row['source'])
+
+DESIGNED_SPECS: tuple[str, ...] = tuple(row['name'] for row in _DESIGNED)
 del _w, _row, _alias
