@@ -35,9 +35,9 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor', parent=MMDET_OPTIM_WRAPPER_CONSTRUCTORS)
 PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMDET_PARAM_SCHEDULERS)
 
-DATASETS = Registry('dataset', parent=MMDET_DATASETS)
-DATA_SAMPLERS = Registry('data sampler', parent=MMDET_DATA_SAMPLERS)
-TRANSFORMS = Registry('transform', parent=MMDET_TRANSFORMS)
+DATASETS = Registry('dataset', parent=MMDET_DATASETS, locations=['mcudet.datasets'])
+DATA_SAMPLERS = Registry('data sampler', parent=MMDET_DATA_SAMPLERS, locations=['mcudet.datasets'])
+TRANSFORMS = Registry('transform', parent=MMDET_TRANSFORMS, locations=['mcudet.datasets'])
 
 MODELS = Registry('model', parent=MMDET_MODELS, locations=['mcudet.models'])
 MODEL_WRAPPERS = Registry('model_wrapper', parent=MMDET_MODEL_WRAPPERS, locations=['mcudet.models'])
@@ -45,8 +45,8 @@ WEIGHT_INITIALIZERS = Registry('weight initializer', parent=MMDET_WEIGHT_INITIAL
                                locations=['mcudet.models'])
 TASK_UTILS = Registry('task util', parent=MMDET_TASK_UTILS, locations=['mcudet.models'])
 
-METRICS = Registry('metric', parent=MMDET_METRICS)
-EVALUATOR = Registry('evaluator', parent=MMDET_EVALUATOR)
+METRICS = Registry('metric', parent=MMDET_METRICS, locations=['mcudet.evaluation'])
+EVALUATOR = Registry('evaluator', parent=MMDET_EVALUATOR, locations=['mcudet.evaluation'])
 
 VISUALIZERS = Registry('visualizer', parent=MMDET_VISUALIZERS)
 VISBACKENDS = Registry('vis_backend', parent=MMDET_VISBACKENDS)

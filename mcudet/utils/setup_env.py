@@ -6,7 +6,7 @@ import warnings
 from mmengine import DefaultScope
 
 # Packages whose import registers modules; extended as mcudet grows.
-_MODULES = ('mcudet.engine', 'mcudet.models')
+_MODULES = ('mcudet.engine', 'mcudet.models', 'mcudet.datasets', 'mcudet.evaluation')
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
