@@ -24,3 +24,13 @@ __all__ = [
     'iter_bbx_gt', 'read_bbx_gt', 'write_bbx_gt', 'SETTINGS', 'WiderEvalEvent', 'WiderEvalImage',
     'load_widerface_gt', 'write_widerface_gt_mats',
 ]
+
+# isort: split
+from .classification import (  # noqa: F401
+    CustomDataset,
+    ImageNet,
+    VisualWakeWords,
+    generate_synthetic_cls,
+    render_person_image,
+)
+from .transforms import ColorJitter, PackInputs, RandomResizedCrop, ResizeEdge  # noqa: F401

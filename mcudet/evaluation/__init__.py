@@ -8,3 +8,6 @@ from .widerface_metric import WIDERFaceMetric, image_key, write_official_predict
 
 __all__ = ['WIDERFaceMetric', 'evaluate_widerface', 'evaluate_widerface_events', 'voc_ap',
            'widerface_pr_curves', 'image_key', 'write_official_predictions']
+
+# isort: split
+from .classification_metric import Accuracy  # noqa: F401

@@ -9,9 +9,13 @@ def count_model_macs(model: nn.Module, input_shape: tuple[int, int, int, int]) -
     """Multiply-accumulates of convolutions and linear layers for one forward of ``input_shape``.
 
     Batch norm, activations, pooling and adds are not counted (the convention of
-    :mod:`mcudet.arch.counters`, which the tests hold this to). A detector is measured
-    through ``extract_feat`` and its head's ``forward``: the integer part an MCU runs.
+    :mod:`mcudet.arch.counters`, which the tests hold this to). A detector or classifier is
+    measured through ``extract_feat`` and its head's ``forward``: the integer part an MCU
+    runs. The count runs on a copy in train mode, where a ``PatchBasedBackbone`` runs its
+    wrapped backbone per layer: per-layer MACs (the patch overhead is the memory model's).
     """
+    import copy
+    model = copy.deepcopy(model)
     total = 0
 
     def conv_hook(mod: nn.Conv2d, inputs, output) -> None:
@@ -29,13 +33,13 @@ def count_model_macs(model: nn.Module, input_shape: tuple[int, int, int, int]) -
             handles.append(m.register_forward_hook(conv_hook))
         elif isinstance(m, nn.Linear):
             handles.append(m.register_forward_hook(linear_hook))
-    was_training = model.training
-    model.eval()
+    model.train()
     try:
         with torch.no_grad():
             x = torch.zeros(input_shape)
-            if hasattr(model, 'extract_feat') and hasattr(model, 'bbox_head'):
-                model.bbox_head(model.extract_feat(x))
+            head = getattr(model, 'bbox_head', None) or getattr(model, 'head', None)
+            if hasattr(model, 'extract_feat') and head is not None:
+                head(model.extract_feat(x))
             elif hasattr(model, 'extract_feat'):
                 model.extract_feat(x)
             else:
@@ -43,7 +47,6 @@ def count_model_macs(model: nn.Module, input_shape: tuple[int, int, int, int]) -
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     return total
 
 

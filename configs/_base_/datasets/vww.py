@@ -1,0 +1,38 @@
+# Visual Wake Words (person / no person), written by tools/dataset_converters/build_vww.py:
+# data/vww/images -> the COCO 2014 images, meta/train.txt (COCO train2014 + val2014 minus minival)
+# and meta/val.txt (the 8059-image minival). Model configs override the pipelines with their
+# resolution `r`; evaluation resizes the short side to int(r * 256 / 224) and centre-crops r.
+dataset_type = 'VisualWakeWords'
+data_root = 'data/vww'
+resolution = 160
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=resolution),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='ColorJitter', brightness=32. / 255., saturation=0.5),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=int(resolution * 256 / 224), edge='short', backend='pillow'),
+    dict(type='CenterCrop', crop_size=resolution),
+    dict(type='PackInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root, split='train', pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=128,
+    num_workers=8,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='val', pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator
