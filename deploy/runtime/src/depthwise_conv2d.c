@@ -1,0 +1,116 @@
+/*
+ * DEPTHWISE_CONV_2D: any kernel, stride, dilation, pads and depth multiplier. The row kernel
+ * (mcu_internal_dw_row_s8) is shared with the in-place variant. DSP path (depth multiplier 1):
+ * four channels per step, __sxtb16 unpacks input and weight words, __sadd16 adds the input offset
+ * to two channels at once, __smlabb / __smlatt accumulate (a depthwise sum runs over taps, not
+ * channels, so the dual __smlad has no pair of products to add).
+ */
+#include "mcu_rt_internal.h"
+
+size_t mcu_depthwise_conv2d_s8_scratch_size(void)
+{
+    return 0;
+}
+
+/* Output channels [c_begin, oc_n) of one output pixel, one channel at a time. */
+static void dw_pixel_scalar(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1,
+                            int32_t kx0, int32_t kx1, int32_t x0, int32_t c_begin, int32_t oc_n,
+                            const int8_t *filter, const int32_t *bias, const mcu_window_t *win, int32_t m,
+                            const mcu_conv_quant_t *q, int8_t *dst)
+{
+    int32_t oc, ky, kx;
+    for (oc = c_begin; oc < oc_n; ++oc) {
+        const int32_t ic = oc / m;
+        int32_t acc = bias != NULL ? bias[oc] : 0;
+        for (ky = ky0; ky < ky1; ++ky) {
+            const int8_t *row = rows[ky];
+            for (kx = kx0; kx < kx1; ++kx) {
+                const int8_t x = row[(ptrdiff_t)(x0 + kx * win->dilation_w) * row_pix[ky] + ic];
+                acc += (x + q->input_offset) * filter[(ky * win->kernel_w + kx) * oc_n + oc];
+            }
+        }
+        dst[oc] = mcu_requantize_s8(acc, q->multiplier[oc], q->shift[oc], q->output_offset, q->act_min, q->act_max);
+    }
+}
+
+void mcu_internal_dw_row_s8(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1,
+                            int32_t in_w, int32_t in_c, const int8_t *filter, const int32_t *bias,
+                            const mcu_window_t *win, int32_t depth_multiplier, const mcu_conv_quant_t *q,
+                            int8_t *out_row, int32_t out_w, int32_t out_pix_stride)
+{
+    const int32_t oc_n = in_c * depth_multiplier;
+    int32_t ox;
+    for (ox = 0; ox < out_w; ++ox) {
+        const int32_t x0 = ox * win->stride_w - win->pad_left;
+        int8_t *dst = out_row + (ptrdiff_t)ox * out_pix_stride;
+        int32_t kx0, kx1, c = 0;
+        mcu_tap_range(x0, in_w, win->kernel_w, win->dilation_w, &kx0, &kx1);
+#if defined(MCU_RT_USE_DSP)
+        if (depth_multiplier == 1) {
+            const int32_t off2 = mcu_pack2_s16(q->input_offset);
+            for (; c + 4 <= in_c; c += 4) {
+                int32_t a0 = bias != NULL ? bias[c] : 0;
+                int32_t a1 = bias != NULL ? bias[c + 1] : 0;
+                int32_t a2 = bias != NULL ? bias[c + 2] : 0;
+                int32_t a3 = bias != NULL ? bias[c + 3] : 0;
+                int32_t ky, kx, j;
+                for (ky = ky0; ky < ky1; ++ky) {
+                    const int8_t *row = rows[ky] + c;
+                    const int8_t *wrow = filter + ky * win->kernel_w * oc_n + c;
+                    for (kx = kx0; kx < kx1; ++kx) {
+                        const uint32_t xv = mcu_load_u32(row + (ptrdiff_t)(x0 + kx * win->dilation_w) * row_pix[ky]);
+                        const uint32_t wv = mcu_load_u32(wrow + kx * oc_n);
+                        const int32_t x02 = mcu_sadd16(mcu_sxtb16(xv), off2);
+                        const int32_t x13 = mcu_sadd16(mcu_sxtb16(mcu_ror8(xv)), off2);
+                        const int32_t w02 = mcu_sxtb16(wv);
+                        const int32_t w13 = mcu_sxtb16(mcu_ror8(wv));
+                        a0 = mcu_smlabb(x02, w02, a0);
+                        a2 = mcu_smlatt(x02, w02, a2);
+                        a1 = mcu_smlabb(x13, w13, a1);
+                        a3 = mcu_smlatt(x13, w13, a3);
+                    }
+                }
+                {
+                    const int32_t acc[4] = {a0, a1, a2, a3};
+                    for (j = 0; j < 4; ++j) {
+                        dst[c + j] = mcu_requantize_s8(acc[j], q->multiplier[c + j], q->shift[c + j],
+                                                       q->output_offset, q->act_min, q->act_max);
+                    }
+                }
+            }
+        }
+#endif
+        dw_pixel_scalar(rows, row_pix, ky0, ky1, kx0, kx1, x0, c, oc_n, filter, bias, win, depth_multiplier, q, dst);
+    }
+}
+
+mcu_status_t mcu_depthwise_conv2d_s8(const mcu_src_t *in, const int8_t *filter, const int32_t *bias,
+                                     const mcu_window_t *win, int32_t depth_multiplier,
+                                     const mcu_conv_quant_t *q, const mcu_dst_t *out)
+{
+    const int8_t *rows[MCU_RT_MAX_KERNEL_H];
+    int32_t row_pix[MCU_RT_MAX_KERNEL_H];
+    int32_t oy, ky;
+    if (!mcu_src_ok(in) || !mcu_dst_ok(out) || !mcu_window_ok(win) || filter == NULL || q == NULL ||
+        q->multiplier == NULL || q->shift == NULL || depth_multiplier < 1 || win->kernel_h > MCU_RT_MAX_KERNEL_H) {
+        return MCU_RT_ERR_ARG;
+    }
+    if (out->c != in->c * depth_multiplier || !mcu_window_fits(win, in->h, in->w, out->h, out->w)) {
+        return MCU_RT_ERR_SHAPE;
+    }
+    for (ky = 0; ky < win->kernel_h; ++ky) {
+        rows[ky] = NULL;
+        row_pix[ky] = in->pix_stride;
+    }
+    for (oy = 0; oy < out->h; ++oy) {
+        const int32_t y0 = oy * win->stride_h - win->pad_top;
+        int32_t ky0, ky1;
+        mcu_tap_range(y0, in->h, win->kernel_h, win->dilation_h, &ky0, &ky1);
+        for (ky = ky0; ky < ky1; ++ky) {
+            rows[ky] = in->data + (ptrdiff_t)(y0 + ky * win->dilation_h) * in->row_stride;
+        }
+        mcu_internal_dw_row_s8(rows, row_pix, ky0, ky1, in->w, in->c, filter, bias, win, depth_multiplier, q,
+                               out->data + (ptrdiff_t)oy * out->row_stride, out->w, out->pix_stride);
+    }
+    return MCU_RT_OK;
+}

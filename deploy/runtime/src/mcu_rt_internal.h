@@ -1,0 +1,220 @@
+/*
+ * Internal helpers of mcu_rt: argument checks, window tap ranges, and the DSP shim.
+ *
+ * DSP shim: the DSP inner loops call mcu_sxtb16, mcu_sadd16, mcu_smlad, mcu_smlabb, mcu_smlatt.
+ * On Arm (MCU_RT_USE_DSP) they are the arm_acle.h intrinsics; on a host (MCU_RT_USE_DSP and
+ * MCU_RT_EMULATE_ACLE) they are bit-exact C definitions of the same instructions (results wrap
+ * modulo 2^32 like the hardware; the Q and GE flags are not modelled, nothing here reads them).
+ */
+#ifndef MCU_RT_INTERNAL_H
+#define MCU_RT_INTERNAL_H
+
+#include <string.h>
+
+#include "mcu_rt.h"
+
+#if defined(MCU_RT_USE_DSP)
+#if defined(MCU_RT_EMULATE_ACLE)
+
+static inline int32_t mcu_sxtb16(uint32_t x)
+{
+    /* Sign-extend bytes 0 and 2 into the low and high halfwords. */
+    const uint32_t lo = (uint32_t)(int32_t)(int8_t)(x & 0xFFu) & 0xFFFFu;
+    const uint32_t hi = (uint32_t)(int32_t)(int8_t)((x >> 16) & 0xFFu) & 0xFFFFu;
+    return (int32_t)(lo | (hi << 16));
+}
+
+static inline int32_t mcu_sadd16(int32_t a, int32_t b)
+{
+    /* Two independent 16-bit additions, each wrapping modulo 2^16. */
+    const uint32_t ua = (uint32_t)a, ub = (uint32_t)b;
+    const uint32_t lo = (ua + ub) & 0xFFFFu;
+    const uint32_t hi = ((ua >> 16) + (ub >> 16)) & 0xFFFFu;
+    return (int32_t)(lo | (hi << 16));
+}
+
+static inline int32_t mcu_lo16(int32_t a)
+{
+    return (int32_t)(int16_t)((uint32_t)a & 0xFFFFu);
+}
+
+static inline int32_t mcu_hi16(int32_t a)
+{
+    return (int32_t)(int16_t)((uint32_t)a >> 16);
+}
+
+static inline int32_t mcu_smlad(int32_t a, int32_t b, int32_t acc)
+{
+    /* acc + lo(a) * lo(b) + hi(a) * hi(b), wrapping modulo 2^32. Each product fits int32. */
+    const int32_t p0 = mcu_lo16(a) * mcu_lo16(b);
+    const int32_t p1 = mcu_hi16(a) * mcu_hi16(b);
+    return (int32_t)((uint32_t)acc + (uint32_t)p0 + (uint32_t)p1);
+}
+
+static inline int32_t mcu_smlabb(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(mcu_lo16(a) * mcu_lo16(b)));
+}
+
+static inline int32_t mcu_smlatt(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(mcu_hi16(a) * mcu_hi16(b)));
+}
+
+#else /* the real instructions */
+
+#if !defined(__ARM_FEATURE_DSP) || !defined(__ARM_FEATURE_SIMD32)
+#error "MCU_RT_USE_DSP needs a core with the DSP extension (Cortex-M4/M7/M33...), or MCU_RT_EMULATE_ACLE on a host"
+#endif
+#include <arm_acle.h>
+
+#define mcu_sxtb16(x) __sxtb16((int32_t)(x))
+#define mcu_sadd16(a, b) __sadd16((a), (b))
+#define mcu_smlad(a, b, acc) __smlad((a), (b), (acc))
+#define mcu_smlabb(a, b, acc) __smlabb((a), (b), (acc))
+#define mcu_smlatt(a, b, acc) __smlatt((a), (b), (acc))
+
+#endif /* MCU_RT_EMULATE_ACLE */
+
+/* Rotate right by 8: with mcu_sxtb16 gives bytes 1 and 3 (the compiler fuses it into SXTB16 ROR #8). */
+static inline uint32_t mcu_ror8(uint32_t x)
+{
+    return (x >> 8) | (x << 24);
+}
+
+static inline uint32_t mcu_load_u32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v); /* one (unaligned-capable) LDR on Cortex-M4/M7 */
+    return v;
+}
+
+static inline int32_t mcu_load_s32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void mcu_store_s32(void *p, int32_t v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* Both halfwords set to the int16 value v (an input offset for __sadd16). */
+static inline int32_t mcu_pack2_s16(int32_t v)
+{
+    const uint32_t h = (uint32_t)v & 0xFFFFu;
+    return (int32_t)(h | (h << 16));
+}
+
+#endif /* MCU_RT_USE_DSP */
+
+/* ------------------------------------------------------------------------------ checks */
+
+/*
+ * Views may be empty (h or w 0): a patch tile can need no input pixels of a layer when all its
+ * taps fall into the image border (its output is then bias / pad values only), and the layer
+ * before then produces an empty window. An empty view's data pointer is never dereferenced.
+ */
+static inline int mcu_src_ok(const mcu_src_t *v)
+{
+    return v != NULL && v->data != NULL && v->h >= 0 && v->w >= 0 && v->c > 0 && v->pix_stride >= v->c &&
+           v->row_stride >= 0;
+}
+
+static inline int mcu_dst_ok(const mcu_dst_t *v)
+{
+    return v != NULL && v->data != NULL && v->h >= 0 && v->w >= 0 && v->c > 0 && v->pix_stride >= v->c &&
+           v->row_stride >= 0;
+}
+
+static inline int mcu_window_ok(const mcu_window_t *win)
+{
+    return win != NULL && win->kernel_h > 0 && win->kernel_w > 0 && win->stride_h > 0 && win->stride_w > 0 &&
+           win->dilation_h > 0 && win->dilation_w > 0 && win->pad_top >= 0 && win->pad_bottom >= 0 &&
+           win->pad_left >= 0 && win->pad_right >= 0;
+}
+
+/* The output size of `win` on an in_h x in_w input equals out_h x out_w. */
+static inline int mcu_window_fits(const mcu_window_t *win, int32_t in_h, int32_t in_w, int32_t out_h,
+                                  int32_t out_w)
+{
+    return mcu_window_out_size(in_h, win->kernel_h, win->stride_h, win->dilation_h, win->pad_top,
+                               win->pad_bottom) == out_h &&
+           mcu_window_out_size(in_w, win->kernel_w, win->stride_w, win->dilation_w, win->pad_left,
+                               win->pad_right) == out_w;
+}
+
+/* A scratch of `size` bytes is present and 4-byte aligned (checked on every path alike). */
+static inline int mcu_scratch_ok(const void *scratch, size_t size)
+{
+    return size == 0 || (scratch != NULL && ((uintptr_t)scratch & 3u) == 0);
+}
+
+static inline size_t mcu_round4(size_t n)
+{
+    return (n + 3u) & ~(size_t)3u;
+}
+
+/*
+ * Taps [*lo, *hi) of a window along one axis that fall inside [0, n): tap k reads input
+ * index start + k * d. Out-of-image taps are skipped (int8.md).
+ */
+static inline void mcu_tap_range(int32_t start, int32_t n, int32_t kernel, int32_t dilation, int32_t *lo,
+                                 int32_t *hi)
+{
+    const int32_t a = start < 0 ? (-start + dilation - 1) / dilation : 0;
+    int32_t b = n - start <= 0 ? 0 : (n - start + dilation - 1) / dilation;
+    b = b > kernel ? kernel : b;
+    *lo = a;
+    *hi = b < a ? a : b;
+}
+
+static inline int8_t mcu_clamp_s8(int32_t y, int32_t lo, int32_t hi)
+{
+    y = y < lo ? lo : y;
+    y = y > hi ? hi : y;
+    return (int8_t)y;
+}
+
+/* ----------------------------------------------------------- shared inner loops (internal) */
+
+/*
+ * One output row of a depthwise convolution. rows[ky] points at pixel (row, col 0) of the input
+ * row read by kernel row ky (only ky in [ky0, ky1) are read) and row_pix[ky] is that row's pixel
+ * stride, so rows may come from the map or from a saved copy (the in-place kernel).
+ */
+void mcu_internal_dw_row_s8(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1,
+                            int32_t in_w, int32_t in_c, const int8_t *filter, const int32_t *bias,
+                            const mcu_window_t *win, int32_t depth_multiplier, const mcu_conv_quant_t *q,
+                            int8_t *out_row, int32_t out_w, int32_t out_pix_stride);
+
+#if defined(MCU_RT_USE_DSP)
+/*
+ * The DSP dot product reads its int16 column in groups of four stored as (x0, x2, x1, x3), the
+ * order in which __sxtb16 / __sxtb16(ror 8) unpack four int8 weights; a tail of k % 4 values
+ * stays in order. mcu_internal_col_index maps a column position to its storage index.
+ */
+static inline int32_t mcu_internal_col_index(int32_t p, int32_t k4)
+{
+    static const int8_t order[4] = {0, 2, 1, 3};
+    return p < k4 ? (p & ~3) + order[p & 3] : p;
+}
+
+/* Append n int8 values (+ offset, or zeros when px is NULL) at column position p of a k-long column. */
+void mcu_internal_col_fill(int16_t *col, int32_t p, int32_t k, const int8_t *px, int32_t n, int32_t offset);
+
+/* acc + sum_i col[i] * w[i] over a k-long column (reordered layout) and k int8 weights. */
+int32_t mcu_internal_dot_s16_s8(const int16_t *col, const int8_t *w, int32_t k, int32_t acc);
+
+/* Two weight rows against one column: *acc0 += col . w0, *acc1 += col . w1. */
+void mcu_internal_dot2_s16_s8(const int16_t *col, const int8_t *w0, const int8_t *w1, int32_t k, int32_t *acc0,
+                              int32_t *acc1);
+
+/* All n output channels of one column: out[j] = requant(bias[j] + col . w[j]) (filter rows of length k). */
+void mcu_internal_col_outputs(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias, int32_t n,
+                              const mcu_conv_quant_t *q, int8_t *out);
+#endif
+
+#endif /* MCU_RT_INTERNAL_H */
