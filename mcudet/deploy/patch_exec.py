@@ -27,7 +27,15 @@ from typing import Optional, Union
 import numpy as np
 
 from mcudet.patch.plan import PatchPlan, normalize_grid
-from mcudet.patch.receptive import AxisLayer, AxisTile, AxisUnit, PatchPlanError, input_span, split_even
+from mcudet.patch.receptive import (
+    AxisLayer,
+    AxisTile,
+    AxisUnit,
+    PatchPlanError,
+    clip_window,
+    input_span,
+    split_even,
+)
 
 from .ir import Graph, Op
 from .reference import check_input, eval_op
@@ -176,8 +184,7 @@ def window_input_span(out: Span, kernel: int, stride: int, pad_before: int, in_s
     """
     (lo, hi), _ = input_span(out, kernel, stride, None)
     shift = kernel // 2 - pad_before
-    lo, hi = lo + shift, hi + shift
-    return (max(lo, 0), min(hi, in_size)), (max(0, -lo), max(0, hi - in_size))
+    return clip_window(lo + shift, hi + shift, in_size)
 
 
 def _layer_kind(op: Op) -> str:

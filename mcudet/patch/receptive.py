@@ -52,9 +52,29 @@ def input_span(out: Span, kernel: int, stride: int,
     """
     lo = out[0] * stride - kernel // 2
     hi = (out[1] - 1) * stride - kernel // 2 + kernel
+    if out[1] <= out[0]:
+        hi = lo  # nothing to produce: read nothing
     if in_size is None:
         return (lo, hi), (0, 0)
-    return (max(lo, 0), min(hi, in_size)), (max(0, -lo), max(0, hi - in_size))
+    return clip_window(lo, hi, in_size)
+
+
+def clip_window(lo: int, hi: int, in_size: int) -> tuple[Span, tuple[int, int]]:
+    """Clip the window ``[lo, hi)`` to ``[0, in_size)``; return it and its (before, after) pads.
+
+    The pads always add up with the clipped interval to ``hi - lo``, also for a window that
+    lies wholly in the padding (a tile whose outputs are all border padding of a later PAD):
+    it reads an empty interval at the border, never a crossed one. An empty window reads
+    nothing and needs no pads.
+    """
+    if hi <= lo:
+        at = min(max(lo, 0), in_size)
+        return (at, at), (0, 0)
+    clo = min(max(lo, 0), in_size)
+    chi = max(min(hi, in_size), clo)
+    before = max(0, min(hi, 0) - lo)
+    after = max(0, hi - max(lo, in_size))
+    return (clo, chi), (before, after)
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,7 @@ def _check_stage(runtime: Runtime, cases: list[tuple[Graph, np.ndarray, list[str
                 if min(shape[1:3]) < max(grid):
                     continue
                 plan = plan_from_graph(graph, split, grid)
-                if not _windows_valid(plan):
-                    # A planner defect, not a runtime one: chain49 split 'pad5' grid (3, 3) gets a
-                    # negative window (a tile inside two explicit PADs); the NumPy patch executor
-                    # fails on it too. Reported; skipped here.
-                    continue
+                assert _windows_valid(plan), f'{graph.name} split {split!r} grid {grid}: a crossed window'
                 for inplace in inplace_modes:
                     out = prog.map(prog.buffer(int(np.prod(shape))), *shape[1:])
                     calls = emit_patch_stage(prog, graph, plan, split, xv, out, inplace=inplace)
