@@ -1,0 +1,147 @@
+"""What the memory planner assumes of the C kernels: in-place rules and scratch sizes.
+
+This is the contract between the planner and the C runtime (``deploy/runtime``, mcu_rt
+version 1). A runtime that differs passes its own ``scratch_fn`` and ``inplace`` rules to
+:func:`~mcudet.deploy.memplan.plan_memory`.
+
+In-place rules (the output overwrites the input, which dies at the op):
+
+``'depthwise'`` (``mcu_depthwise_conv2d_inplace_s8``)
+    DEPTHWISE_CONV_2D, depth multiplier 1, ``out_h <= in_h`` and ``out_w <= in_w``. Output
+    pixel (y, x) lands where input pixel (y, x) was: the output keeps the input's view
+    (its row pitch), so a strided or cropped output occupies ``((out_h - 1) * in_w + out_w)
+    * C`` bytes of the input's buffer. Rows go top to bottom; a ring of the last
+    ``min(pad_top + 1, out_h)`` input rows in the scratch serves the rows above
+    (``min(pad_top + 1, out_h) * in_w * C`` bytes; ``pad_top`` is the call's own: the op's
+    for a whole map, the tile's per patch).
+``'reshape'``
+    RESHAPE has no kernel (mcu_rt aliases the buffers): the output is the input's memory.
+``'pointwise'`` (not in mcu_rt 1: its 1x1 kernel copies the pixel to the scratch first
+    only on the DSP path)
+    CONV_2D 1x1, stride 1, no padding, ``c_out <= c_in``: the output starts at the input's
+    address. Pixels go in raster order and each input pixel is read whole (widened into the
+    scratch) before that pixel's outputs are written, so output pixel ``i`` overwrites only
+    input pixels ``<= i``.
+``'expand'`` (not in mcu_rt 1, same kernel)
+    The same with ``c_out > c_in``: the output starts ``delta = (c_out - c_in) * (N - 1)``
+    bytes (rounded up to the alignment) before the input, ``N`` pixels, so the input is the
+    tail of the output: footprint ``max(in, out)`` instead of ``in + out``.
+``'elementwise'`` (not in mcu_rt 1, whose docs forbid overlap)
+    ADD, MUL (the full-size operand), int8 -> int8 QUANTIZE: element ``i`` is read before it
+    is written, so the output takes the input's address.
+
+Only dense inputs (not the strided output of an in-place depthwise) run in place.
+
+Scratch (``scratch_fn(call) -> bytes``, :func:`default_scratch_bytes`) follows mcu_rt's size
+queries. The planner asks for every call the generated code will make (every tile of a
+per-patch op) and keeps the largest.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Optional
+
+from ..ir import Op
+
+ALIGN = 4
+INPLACE_RULES = ('depthwise', 'reshape', 'pointwise', 'expand', 'elementwise')
+#: What deploy/runtime (mcu_rt version 1) runs in place today.
+RUNTIME_INPLACE = ('depthwise', 'reshape')
+#: The paper's analytic convention (``design/figures.md``): depthwise in place, the projection
+#: conv sharing its input's buffer (there: accumulated into the residual); expansions are not.
+PAPER_INPLACE = ('depthwise', 'reshape', 'pointwise', 'elementwise')
+
+Pads = tuple[int, int, int, int]
+
+
+def align(n: int, alignment: int = ALIGN) -> int:
+    """``n`` rounded up to a multiple of ``alignment``."""
+    return -(-int(n) // alignment) * alignment
+
+
+@dataclass(frozen=True)
+class KernelCall:
+    """One call of a kernel, as the generated code will make it.
+
+    Args:
+        op: The graph op.
+        in_shape: NHWC shape of the main (first) input the call reads: the whole map, or
+            a tile's input window in the per-patch stage.
+        out_shape: Shape of the output the call writes (a tile's output window per patch).
+        pads: Taps (top, bottom, left, right) outside the map that the call skips.
+        in_place: The in-place rule the call runs under (see the module docstring), or None.
+    """
+
+    op: Op
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    pads: Pads = (0, 0, 0, 0)
+    in_place: Optional[str] = None
+
+
+ScratchFn = Callable[[KernelCall], int]
+
+
+def default_scratch_bytes(call: KernelCall) -> int:
+    """Scratch bytes of one kernel call: mcu_rt's ``*_scratch_size`` queries (version 1).
+
+    * CONV_2D: ``2 * round4(kh * kw * c_in)`` (one int16 im2col column); a 1x1 kernel without
+      pads ``2 * round4(c_in)`` (the pixel widened to int16).
+    * DEPTHWISE_CONV_2D: none; in place ``min(pad_top + 1, out_h) * in_w * C`` (the row ring).
+    * FULLY_CONNECTED: ``2 * round4(k)`` (one input row widened to int16).
+    * Everything else: 0.
+    """
+    op, a = call.op, call.op.attrs
+    if op.kind == 'conv2d':
+        return 2 * align(a.kernel[0] * a.kernel[1] * call.in_shape[3])
+    if op.kind == 'depthwise_conv2d':
+        if call.in_place == 'depthwise':
+            return min(call.pads[0] + 1, call.out_shape[1]) * call.in_shape[2] * call.in_shape[3]
+        return 0
+    if op.kind == 'fully_connected':
+        return 2 * align(call.in_shape[-1])
+    return 0
+
+
+def depthwise_extent(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int:
+    """Bytes an in-place depthwise output spans in its input's buffer (input row pitch)."""
+    return ((out_shape[1] - 1) * in_shape[2] + out_shape[2]) * out_shape[3]
+
+
+def inplace_rule(op: Op, which: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...],
+                 in_dtype: str, rules: tuple[str, ...]) -> Optional[tuple[str, int]]:
+    """``(rule, delta)`` when ``op``'s output may overwrite its input number ``which``.
+
+    ``in_shape`` / ``out_shape`` are the buffers of this call (a tile's windows per patch).
+    ``delta`` is how many bytes before the input the output starts (unaligned). None when
+    no enabled rule applies.
+    """
+    k = op.kind
+    if k == 'depthwise_conv2d' and which == 0 and 'depthwise' in rules:
+        if (op.attrs.depth_multiplier == 1 and out_shape[1] <= in_shape[1]
+                and out_shape[2] <= in_shape[2]):
+            return 'depthwise', 0
+        return None
+    if k == 'reshape' and which == 0:
+        return ('reshape', 0) if 'reshape' in rules else None
+    if k == 'conv2d' and which == 0:
+        a = op.attrs
+        if a.kernel != (1, 1) or a.stride != (1, 1) or a.padding.as_tuple() != (0, 0, 0, 0):
+            return None
+        ci, co = in_shape[3], out_shape[3]
+        if co <= ci:
+            return ('pointwise', 0) if 'pointwise' in rules else None
+        pixels = in_shape[1] * in_shape[2]
+        return ('expand', (co - ci) * (pixels - 1)) if 'expand' in rules else None
+    if 'elementwise' not in rules or in_dtype != 'int8':
+        return None
+    if k == 'add' and tuple(in_shape) == tuple(out_shape):
+        return 'elementwise', 0
+    if k in ('mul', 'quantize') and which == 0 and tuple(in_shape) == tuple(out_shape):
+        return 'elementwise', 0
+    return None
+
+
+__all__ = ['ALIGN', 'INPLACE_RULES', 'PAPER_INPLACE', 'RUNTIME_INPLACE', 'KernelCall', 'ScratchFn', 'align',
+           'default_scratch_bytes', 'depthwise_extent', 'inplace_rule']
