@@ -50,3 +50,15 @@ EVALUATOR = Registry('evaluator', parent=MMDET_EVALUATOR, locations=['mcudet.eva
 
 VISUALIZERS = Registry('visualizer', parent=MMDET_VISUALIZERS)
 VISBACKENDS = Registry('vis_backend', parent=MMDET_VISBACKENDS)
+
+
+def build_model(cfg):
+    """Build a sub-module of an mcudet model in mcudet's scope, whatever the current default scope is.
+
+    mmengine builds a dict in the *default* scope's registry; when another library (or test) has
+    left that at 'mmdet', mcudet names such as 'MCUNetV2Backbone' would not resolve. mcudet's
+    registries find mmdet's names through their parents, so building here is always safe.
+    """
+    if isinstance(cfg, dict) and '_scope_' not in cfg:
+        cfg = {**cfg, '_scope_': 'mcudet'}
+    return MODELS.build(cfg)

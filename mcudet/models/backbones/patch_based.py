@@ -32,7 +32,7 @@ from mcudet.patch.memory import MemoryReport, memory_report
 from mcudet.patch.plan import PatchPlan, make_patch_plan, normalize_grid, normalize_input_hw
 from mcudet.patch.receptive import PatchPlanError, check_split
 from mcudet.patch.search import _key_fit, _key_nofit, search_schedule, sweep
-from mcudet.registry import MODELS
+from mcudet.registry import MODELS, build_model
 
 from .mcunetv2 import MCUNetV2Backbone
 
@@ -116,7 +116,7 @@ class PatchBasedBackbone(BaseModule):
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg)
         if isinstance(backbone, dict):
-            backbone = MODELS.build(backbone)
+            backbone = build_model(backbone)
         if not isinstance(backbone, MCUNetV2Backbone):
             raise TypeError(f'PatchBasedBackbone wraps an MCUNetV2Backbone (or its config dict), '
                             f'got {type(backbone).__name__}')

@@ -12,7 +12,7 @@ import torch
 from mmengine.model import BaseModel
 from torch import nn
 
-from mcudet.registry import MODELS
+from mcudet.registry import MODELS, build_model
 
 from .data_sample import ClsDataSample
 
@@ -56,11 +56,11 @@ class ImageClassifier(BaseModel):
             data_preprocessor = dict(type='ClsDataPreprocessor')
         if isinstance(data_preprocessor, dict):
             # Built here, in mcudet's registry, so that the default scope need not be set.
-            data_preprocessor = MODELS.build({'type': 'ClsDataPreprocessor', **data_preprocessor})
+            data_preprocessor = build_model({'type': 'ClsDataPreprocessor', **data_preprocessor})
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone) if isinstance(backbone, dict) else backbone
-        self.neck = MODELS.build(neck) if isinstance(neck, dict) else neck
-        self.head = MODELS.build(head) if isinstance(head, dict) else head
+        self.backbone = build_model(backbone) if isinstance(backbone, dict) else backbone
+        self.neck = build_model(neck) if isinstance(neck, dict) else neck
+        self.head = build_model(head) if isinstance(head, dict) else head
 
     @property
     def with_neck(self) -> bool:

@@ -15,7 +15,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from mcudet.models.classifiers.data_sample import ClsDataSample
-from mcudet.registry import MODELS
+from mcudet.registry import MODELS, build_model
 
 
 def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, topk: Sequence[int]) -> list[torch.Tensor]:
@@ -48,7 +48,7 @@ class ClsHead(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if loss is None:
             loss = dict(type='CrossEntropyLoss', loss_weight=1.0)
-        self.loss_module = MODELS.build(loss) if isinstance(loss, dict) else loss
+        self.loss_module = build_model(loss) if isinstance(loss, dict) else loss
         self.topk = (topk, ) if isinstance(topk, int) else tuple(topk)
         if not self.topk or any(not isinstance(k, int) or k < 1 for k in self.topk):
             raise ValueError(f'{type(self).__name__}: topk={topk!r}; give positive ints such as (1, 5)')
