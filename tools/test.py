@@ -7,7 +7,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mcudet  # noqa: F401  (installs the compat shims before mmengine loads anything)
-from mcudet.utils import register_all_modules
+from mcudet.utils import process_group_teardown, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,8 +32,7 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> None:
-    args = parse_args()
+def run(args: argparse.Namespace) -> None:
     register_all_modules(init_default_scope=False)
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'tools/test.py: checkpoint {args.checkpoint} does not exist')
@@ -66,6 +65,12 @@ def main() -> None:
         from mmengine.evaluator import DumpResults
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     runner.test()
+
+
+def main() -> None:
+    args = parse_args()
+    with process_group_teardown():
+        run(args)
 
 
 if __name__ == '__main__':

@@ -7,7 +7,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mcudet  # noqa: F401  (installs the compat shims before mmengine loads anything)
-from mcudet.utils import register_all_modules
+from mcudet.utils import process_group_teardown, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -64,8 +64,7 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main() -> None:
-    args = parse_args()
+def run(args: argparse.Namespace) -> None:
     register_all_modules(init_default_scope=False)
     cfg = apply_args(Config.fromfile(args.config), args)
     if 'runner_type' in cfg:
@@ -74,6 +73,12 @@ def main() -> None:
     else:
         runner = Runner.from_cfg(cfg)
     runner.train()
+
+
+def main() -> None:
+    args = parse_args()
+    with process_group_teardown():
+        run(args)
 
 
 if __name__ == '__main__':

@@ -6,7 +6,8 @@ import warnings
 from mmengine import DefaultScope
 
 # Packages whose import registers modules; extended as mcudet grows.
-_MODULES = ('mcudet.engine', 'mcudet.models', 'mcudet.datasets', 'mcudet.evaluation')
+_MODULES = ('mcudet.engine', 'mcudet.models', 'mcudet.datasets', 'mcudet.evaluation',
+            'mcudet.quantization')
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:

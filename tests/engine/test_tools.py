@@ -72,4 +72,5 @@ def test_dist_train_two_processes_gloo(tmp_path):
                     env={'PYTHON': sys.executable, 'PORT': str(_free_port())})
     log = proc.stdout + proc.stderr
     assert 'Distributed training: True' in log
+    assert 'terminate called' not in log
     assert _iter_of(tmp_path / 'iter_4.pth') == 4
