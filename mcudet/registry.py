@@ -27,7 +27,7 @@ from mmengine.registry import Registry
 
 RUNNERS = Registry('runner', parent=MMDET_RUNNERS)
 LOOPS = Registry('loop', parent=MMDET_LOOPS)
-HOOKS = Registry('hook', parent=MMDET_HOOKS)
+HOOKS = Registry('hook', parent=MMDET_HOOKS, locations=['mcudet.quantization'])
 LOG_PROCESSORS = Registry('log_processor', parent=MMDET_LOG_PROCESSORS)
 OPTIMIZERS = Registry('optimizer', parent=MMDET_OPTIMIZERS)
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMDET_OPTIM_WRAPPERS, locations=['mcudet.engine'])

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from mcudet.deploy.cbuild import Program, Runtime
-
-from .yolo_ref import YoloConfig, YoloLevel, yolo_postprocess
+from mcudet.deploy.yolo import YoloConfig, YoloLevel, yolo_postprocess
 
 ANCHORS = [[(116, 90), (156, 198), (373, 326)], [(30, 61), (62, 45), (59, 119)],
            [(10, 13), (16, 30), (33, 23)]]  # mmdet's YOLOv3 base sizes (configs/_base_/models)
