@@ -1,48 +1,73 @@
 """Export a model to C for the microcontroller runtime (``deploy/runtime``).
 
+    python tools/export.py CONFIG CHECKPOINT --out DIR [--patches auto|NxM] [--split K] [--calib N]
     python tools/export.py --tflite MODEL.tflite --out DIR [--patches auto|NxM] [--split K]
-                           [--input-resident]
+    common options: [--input-resident] [--cfg-options k=v ...] (with CONFIG)
+
+CONFIG CHECKPOINT: the model of an mmdet / mcudet config with a QAT checkpoint (its activation
+ranges are used as they are) or a float checkpoint (post-training quantization: the ranges are
+calibrated on ``--calib N`` images of the config's ``train_dataloader``), lowered to the int8
+IR at the input size of the config's test pipeline. ``--split K``: the per-patch stage is the
+first K backbone units (stem = 1; ``make_patch_plan``'s split, as memory_profile counts it).
+
+--tflite MODEL: an int8 ``.tflite`` (PAD ops are folded into the convolutions; a float input
+read by one QUANTIZE is quantized by the caller; a DEQUANTIZE at an output is left to the
+caller). ``--split K``: the output of the K-th layer as TinyEngine counts them (PAD, QUANTIZE,
+DEQUANTIZE, RESHAPE, TRANSPOSE are not layers; ``split_index`` of TinyEngine's examples).
 
 Writes DIR/model.h, DIR/model.c (weights as const arrays, one static arena, straight-line
-runtime calls; the interface is documented in model.h and mcudet/deploy/codegen/emit.py),
-DIR/host_main.c and DIR/host/model_host (a host build: gcc -std=c99 -O2 -Wall -Wextra -Werror ...),
-DIR/model.tflite (the IR written back by mcudet's TFLite writer) and DIR/report.json. The host
-build runs on a random sample input and its output is compared bit for bit with the NumPy
-reference executor (``bitexact_vs_reference``).
-
-PAD ops are folded into the convolutions; a float input read by one QUANTIZE is quantized by
-the caller (the generated code takes the int8 frame); a DEQUANTIZE at an output is left to the
-caller (the generated code returns int8). ``--split K``: the per-patch stage ends at the output
-of the K-th layer as TinyEngine counts them (PAD, QUANTIZE, DEQUANTIZE, RESHAPE, TRANSPOSE are
-not layers; ``split_index`` of TinyEngine's examples).
+runtime calls; the interface is documented in model.h), DIR/host_main.c and DIR/host/model_host
+(a host build with -Wall -Wextra -Werror), DIR/model.tflite (the IR written by mcudet's TFLite
+writer) and DIR/report.json. The host build runs on sample inputs (test images for a config, a
+random frame for a .tflite) and its output is compared bit for bit with the NumPy reference
+executor (``bitexact_vs_reference``). DIR is written whole or not at all: the files are made in
+a staging folder beside it that replaces DIR at the end.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from mmengine.config import DictAction  # noqa: E402
+
 from mcudet.deploy.codegen import export, layer_split  # noqa: E402
-from mcudet.deploy.tflite_reader import read_tflite  # noqa: E402
-from mcudet.deploy.transforms import fold_pads  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--tflite', required=True, type=Path, help='int8 .tflite model')
+    p.add_argument('config', nargs='?', type=Path, help='mmengine config of the model')
+    p.add_argument('checkpoint', nargs='?', type=Path, help='its checkpoint (QAT, or float for PTQ)')
+    p.add_argument('--tflite', type=Path, help='an int8 .tflite model instead of CONFIG CHECKPOINT')
     p.add_argument('--out', required=True, type=Path, help='output folder')
     p.add_argument('--patches', default=None, help="'auto' or a grid NxM (default: per layer)")
-    p.add_argument('--split', type=int, default=None, help='per-patch stage: the first K layers (with NxM)')
+    p.add_argument('--split', type=int, default=None, help='per-patch stage: the first K units / layers')
+    p.add_argument('--calib', type=int, default=32, metavar='N',
+                   help='PTQ calibration images for a float checkpoint (default 32)')
     p.add_argument('--input-resident', action='store_true', help='copy the input frame into the arena')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                   help='override settings of CONFIG, key=value pairs (e.g. data_root=data/voc/)')
     args = p.parse_args(argv)
+    if args.cfg_options and args.config is None:
+        p.error('--cfg-options goes with CONFIG CHECKPOINT')
+    if (args.tflite is None) == (args.config is None):
+        p.error('give either CONFIG CHECKPOINT or --tflite MODEL.tflite')
+    if args.config is not None and args.checkpoint is None:
+        p.error(f'{args.config}: the checkpoint is missing (CONFIG CHECKPOINT)')
+    for path in (args.config, args.checkpoint, args.tflite):
+        if path is not None and not path.is_file():
+            p.error(f'{path}: no such file')
     if args.patches not in (None, 'auto'):
         m = re.fullmatch(r'(\d+)x(\d+)', args.patches)
-        if not m:
-            p.error(f"--patches {args.patches!r}: expected 'auto' or NxM")
+        if not m or int(m[1]) < 1 or int(m[2]) < 1:
+            p.error(f"--patches {args.patches!r}: expected 'auto' or NxM, for example 2x2")
         if args.split is None:
             p.error('--patches NxM needs --split K')
         args.patches = (int(m[1]), int(m[2]))
@@ -51,11 +76,46 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def load_graph(args: argparse.Namespace):
+    """The int8 graph to export, the split tensor of ``--split`` and the inputs to check."""
+    if args.tflite is not None:
+        from mcudet.deploy.tflite_reader import read_tflite
+        from mcudet.deploy.transforms import fold_pads
+
+        graph = fold_pads(read_tflite(args.tflite))
+        split = layer_split(graph, args.split) if args.split is not None else None
+        return graph, split, None
+    from mcudet.quantization.from_config import quantize_config
+    from mcudet.quantization.lowering import split_tensor
+
+    q = quantize_config(args.config, args.checkpoint, calib_images=args.calib, cfg_options=args.cfg_options)
+    how = ('QAT ranges from the checkpoint' if q.mode == 'qat'
+           else f'PTQ calibrated on {q.calib_images} images')
+    print(f'{args.config}: int8 graph {q.graph.name!r}, {len(q.graph.ops)} ops, {how}')
+    split = split_tensor(q.graph, args.split) if args.split is not None else None
+    return q.graph, split, [[f] for f in q.frames]
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    graph = fold_pads(read_tflite(args.tflite))
-    split = layer_split(graph, args.split) if args.split is not None else None
-    ex = export(graph, args.out, patches=args.patches, split=split, input_resident=args.input_resident)
+    graph, split, inputs = load_graph(args)
+    out = args.out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f'.{out.name}.partial-', dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    stage.chmod(0o777 & ~umask)  # mkdtemp makes it private; DIR gets the usual permissions
+    try:
+        ex = export(graph, stage, patches=args.patches, split=split, input_resident=args.input_resident,
+                    inputs=inputs)
+        old = out.with_name(f'.{out.name}.old')
+        shutil.rmtree(old, ignore_errors=True)
+        if out.exists():
+            out.rename(old)
+        stage.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     r = ex.report
     grid, split_t = r['schedule']['grid'], r['schedule']['split_tensor']
     sched = 'per layer' if grid is None else f'{grid[0]}x{grid[1]} patches up to {split_t!r}'

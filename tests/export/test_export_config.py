@@ -1,0 +1,124 @@
+"""tools/export.py CONFIG CHECKPOINT: a float checkpoint is calibrated (PTQ) on the config's training
+images, a QAT checkpoint keeps its ranges; the generated C equals the reference on real test images."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import REPO, run_tool
+from tests.quantization.conftest import CLS_CONFIG, DET_CONFIG, build, calibrated
+
+SIZE = 96
+
+
+@pytest.fixture(autouse=True)
+def _mcudet_scope() -> None:
+    from mcudet.utils import register_all_modules
+
+    register_all_modules()
+
+
+@pytest.fixture(scope='module')
+def shapes_root(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp('synvoc')
+    run_tool(['python', 'tools/dataset_converters/make_synthetic.py', 'voc', str(root),
+              '--num-trainval', '12', '--num-test', '3', '--img-size', str(SIZE)])
+    return f'{root}/VOCdevkit/'
+
+
+def _det_options(root: str) -> list[str]:
+    # 96x96 (a multiple of 32) keeps the test fast; the test loader gives the graph's input size.
+    sizes = [f'{k}_dataloader.dataset.pipeline.{i}.scale=({SIZE},{SIZE})' for k, i in
+             (('train', 2), ('val', 1), ('test', 1))]
+    roots = [f'{k}_dataloader.dataset.data_root={root}' for k in ('train', 'val', 'test')]
+    return ['data_root=' + root, *roots, 'train_dataloader.batch_size=4', *sizes]
+
+
+def _save(model: torch.nn.Module, path: Path) -> Path:
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return path
+
+
+def test_quantize_config_calibrates_a_float_checkpoint(shapes_root, tmp_path):
+    from mcudet.deploy import run
+    from mcudet.quantization.from_config import quantize_config
+
+    ckpt = _save(build(DET_CONFIG), tmp_path / 'float.pth')
+    opts = dict(kv.split('=', 1) for kv in _det_options(shapes_root))
+    opts = {k: (SIZE, SIZE) if k.endswith('.scale') else v for k, v in opts.items()}
+    opts['train_dataloader.batch_size'] = 4
+    q = quantize_config(DET_CONFIG, ckpt, calib_images=6, num_frames=2, progress=False, cfg_options=opts)
+    assert q.mode == 'ptq' and q.calib_images == 8  # two whole batches of 4
+    assert q.graph.tensor(q.graph.inputs[0]).shape == (1, SIZE, SIZE, 3)
+    assert len(q.frames) == 2 and q.frames[0].dtype == np.int8 and q.frames[0].shape == (1, SIZE, SIZE, 3)
+    assert not np.array_equal(q.frames[0], q.frames[1])  # two different test images
+    assert len(q.graph.outputs) == 3 and q.graph.metadata['quantization']['mode'] == 'ptq'
+    assert len(run(q.graph, [q.frames[0]])) == 3
+
+
+def test_quantize_config_keeps_qat_ranges(shapes_root, tmp_path):
+    from mcudet.deploy import run
+    from mcudet.quantization import lower_to_ir
+    from mcudet.quantization.from_config import quantize_config
+
+    model = calibrated(DET_CONFIG, SIZE)
+    ckpt = _save(model, tmp_path / 'qat.pth')
+    opts = dict(kv.split('=', 1) for kv in _det_options(shapes_root))
+    opts = {k: (SIZE, SIZE) if k.endswith('.scale') else v for k, v in opts.items()}
+    # The ranges come from the checkpoint: the training set is not read (it does not exist here).
+    opts['train_dataloader.dataset.data_root'] = str(tmp_path / 'nowhere')
+    q = quantize_config(DET_CONFIG, ckpt, calib_images=0, progress=False, cfg_options=opts)
+    assert q.mode == 'qat' and q.calib_images == 0
+    expected = lower_to_ir(model, (SIZE, SIZE))
+    for got, ref in zip(run(q.graph, [q.frames[0]]), run(expected, [q.frames[0]])):
+        np.testing.assert_array_equal(got, ref)
+
+
+def test_float_checkpoint_without_calibration_is_refused(tmp_path):
+    from mcudet.quantization.from_config import quantize_config
+
+    ckpt = _save(build(CLS_CONFIG), tmp_path / 'float.pth')
+    with pytest.raises(ValueError, match='--calib'):
+        quantize_config(CLS_CONFIG, ckpt, calib_images=0, progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('schedule', [[], ['--patches', '2x2', '--split', '4'], ['--patches', 'auto']],
+                         ids=['per_layer', '2x2', 'auto'])
+def test_cli_exports_a_detector_bit_exactly(shapes_root, tmp_path, schedule):
+    ckpt = _save(build(DET_CONFIG), tmp_path / 'float.pth')
+    out = tmp_path / 'fw'
+    proc = run_tool(['python', 'tools/export.py', DET_CONFIG, str(ckpt), '--out', str(out), '--calib', '8',
+                     *schedule, '--cfg-options', *_det_options(shapes_root)])
+    assert 'PTQ calibrated on 8 images' in proc.stdout and 'bit-exact' in proc.stdout
+    r = json.loads((out / 'report.json').read_text())
+    assert r['bitexact_vs_reference'] is True and r['input_bytes'] == SIZE * SIZE * 3
+    assert len(r['output_tensors']) == 3
+    if schedule:
+        assert r['schedule']['grid'] is not None and r['schedule']['split_tensor'].startswith('blocks.')
+    assert not list(tmp_path.glob('.fw.*'))  # no staging folder left behind
+    for name in ('model.c', 'model.h', 'model.tflite', 'host/model_host'):
+        assert (out / name).is_file()
+
+
+def test_cli_argument_errors(tmp_path):
+    def fails(*args: str) -> str:
+        proc = subprocess.run([sys.executable, 'tools/export.py', *args], cwd=REPO, capture_output=True,
+                              text=True)
+        assert proc.returncode == 2
+        return proc.stderr
+
+    assert 'either CONFIG CHECKPOINT or --tflite' in fails('--out', str(tmp_path))
+    assert 'checkpoint is missing' in fails(DET_CONFIG, '--out', str(tmp_path))
+    assert 'no such file' in fails(DET_CONFIG, str(tmp_path / 'nope.pth'), '--out', str(tmp_path))
+    ckpt = tmp_path / 'x.pth'
+    ckpt.write_bytes(b'')
+    assert "expected 'auto' or NxM" in fails(DET_CONFIG, str(ckpt), '--out', str(tmp_path),
+                                             '--patches', '2by2', '--split', '3')
+    assert 'needs --split' in fails(DET_CONFIG, str(ckpt), '--out', str(tmp_path), '--patches', '2x2')
