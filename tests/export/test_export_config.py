@@ -99,7 +99,8 @@ def test_cli_exports_a_detector_bit_exactly(shapes_root, tmp_path, schedule):
     assert 'PTQ calibrated on 8 images' in proc.stdout and 'bit-exact' in proc.stdout
     r = json.loads((out / 'report.json').read_text())
     assert r['bitexact_vs_reference'] is True and r['input_bytes'] == SIZE * SIZE * 3
-    assert len(r['output_tensors']) == 3
+    assert len(r['output_tensors']) == 3 and r['detections_match_reference'] is True
+    assert 'detection post-processing' in proc.stdout
     if schedule:
         assert r['schedule']['grid'] is not None and r['schedule']['split_tensor'].startswith('blocks.')
     assert not list(tmp_path.glob('.fw.*'))  # no staging folder left behind
@@ -122,3 +123,38 @@ def test_cli_argument_errors(tmp_path):
     assert "expected 'auto' or NxM" in fails(DET_CONFIG, str(ckpt), '--out', str(tmp_path),
                                              '--patches', '2by2', '--split', '3')
     assert 'needs --split' in fails(DET_CONFIG, str(ckpt), '--out', str(tmp_path), '--patches', '2x2')
+
+
+def test_generated_model_detect_equals_the_reference(tmp_path):
+    """model_detect (model_invoke + the C YOLO post-processing) gives decode_yolo's boxes."""
+    from mcudet.deploy import run
+    from mcudet.deploy.codegen import export, run_host
+    from mcudet.deploy.yolo import YoloDecodeSpec, decode_yolo
+    from mcudet.quantization import lower_to_ir
+
+    graph = lower_to_ir(calibrated(DET_CONFIG, SIZE, seed=5), (SIZE, SIZE))
+    frame = np.random.default_rng(1).integers(-128, 128, (1, SIZE, SIZE, 3)).astype(np.int8)
+    ex = export(graph, tmp_path, inputs=[[frame]], tflite=False)
+    r = ex.report
+    assert r['bitexact_vs_reference'] and r['detections_match_reference'] is True
+    spec = YoloDecodeSpec.from_dict(graph.metadata['yolo_decode'])
+    assert r['detect_bytes'] == sum(graph.tensor(t).nbytes for t in graph.outputs) + 2048 + 36 * spec.nms_pre
+    decl = 'int model_detect(const int8_t *input, mcu_box_t *boxes, int32_t *num_boxes);'
+    assert decl in ex.generated.header
+    sizes = [graph.tensor(t).nbytes for t in graph.outputs]
+    _, (boxes, scores, labels) = run_host(ex.exe, frame, sizes, detect=True)
+    want = decode_yolo(spec, run(graph, [frame]))
+    assert len(scores) == len(want[1]) > 0
+    assert np.array_equal(labels, want[2])
+    np.testing.assert_allclose(boxes, want[0], rtol=1e-5, atol=1e-3)
+
+
+def test_same_detections_notices_a_difference():
+    from mcudet.deploy.codegen.detect import same_detections
+
+    boxes = np.array([[1, 2, 30, 40], [5, 5, 9, 9]], np.float32)
+    det = (boxes, np.array([0.9, 0.5], np.float32), np.array([1, 0]))
+    assert same_detections(det, det)
+    assert not same_detections(det, (boxes, det[1], np.array([1, 1])))
+    assert not same_detections(det, (boxes + 0.5, det[1], det[2]))
+    assert not same_detections(det, (boxes[:1], det[1][:1], det[2][:1]))

@@ -26,6 +26,8 @@ from ..ir import Graph
 from ..memory_plan import RUNTIME_INPLACE, MemoryPlan, auto_plan, plan_memory
 from ..patch_exec import plan_from_graph
 from ..reference import run
+from ..yolo import decode_yolo
+from .detect import parse_boxes, same_detections, yolo_spec
 from .emit import Generated, generate, strip_output_dequantize
 
 HOST_FLAGS = ('-std=c99', '-O2', *WARNINGS)
@@ -92,20 +94,23 @@ def host_build(out_dir: Path, prefix: str = 'model', cc: str = 'gcc') -> Path:
     return exe
 
 
-def run_host(exe: Path, frame: np.ndarray, output_sizes: Sequence[int]) -> list[np.ndarray]:
-    """Run the host build on one int8 frame; the raw int8 outputs."""
+def run_host(exe: Path, frame: np.ndarray, output_sizes: Sequence[int], detect: bool = False):
+    """Run the host build on one int8 frame: the raw int8 outputs, and with ``detect`` also the
+    detections of ``model_detect`` (boxes, scores, labels) as a second value."""
     with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / 'in.bin', Path(tmp) / 'out.bin'
+        src, dst, det = Path(tmp) / 'in.bin', Path(tmp) / 'out.bin', Path(tmp) / 'boxes.bin'
         src.write_bytes(np.ascontiguousarray(frame, np.int8).tobytes())
-        proc = subprocess.run([str(exe), str(src), str(dst)], capture_output=True, text=True, timeout=120)
+        cmd = [str(exe), str(src), str(dst)] + ([str(det)] if detect else [])
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             raise CBuildError(f'{exe} exited {proc.returncode}: {proc.stderr}')
         raw = np.frombuffer(dst.read_bytes(), np.int8)
+        boxes = parse_boxes(det.read_bytes()) if detect else None
     outs, at = [], 0
     for n in output_sizes:
         outs.append(raw[at:at + n].copy())
         at += n
-    return outs
+    return (outs, boxes) if detect else outs
 
 
 def reference_io(graph: Graph, plan: MemoryPlan,
@@ -155,10 +160,15 @@ def export(graph: Graph, out_dir: Path, patches=None, split: Optional[str] = Non
         (out_dir / 'model.tflite').write_bytes(write_tflite(graph))
     exe = host_build(out_dir)
     sizes = [graph.tensor(t).nbytes for t in gen.output_tensors]
-    ok = True
+    ok, boxes_ok, spec = True, None, yolo_spec(graph)
     for ins in (inputs if inputs is not None else [[sample_input(graph)]]):
         frame, ref = reference_io(graph, plan, ins)
-        got = run_host(exe, frame, sizes)
+        if spec is None:
+            got = run_host(exe, frame, sizes)
+        else:
+            got, boxes = run_host(exe, frame, sizes, detect=True)
+            same = same_detections(boxes, decode_yolo(spec, ref))
+            boxes_ok = same if boxes_ok is None else boxes_ok and same
         ok = ok and all(np.array_equal(g, r.reshape(-1)) for g, r in zip(got, ref))
     report = {
         'graph': graph.name,
@@ -177,6 +187,10 @@ def export(graph: Graph, out_dir: Path, patches=None, split: Optional[str] = Non
         'bitexact_vs_reference': bool(ok),
         'memory': memory_line(plan, gen),
     }
+    if gen.detect is not None:
+        # model_detect: static output maps + post-processing workspace, beside the arena.
+        report['detect_bytes'] = gen.detect.sram_bytes
+        report['detections_match_reference'] = bool(boxes_ok)
     (out_dir / 'report.json').write_text(json.dumps(report, indent=2) + '\n')
     return Export(graph, plan, gen, exe, report)
 
@@ -184,5 +198,7 @@ def export(graph: Graph, out_dir: Path, patches=None, split: Optional[str] = Non
 def memory_line(plan: MemoryPlan, gen: Generated) -> str:
     frame = ('resident (inside the arena)' if plan.input_resident
              else 'streamed (read from the caller\'s buffer, outside the arena)')
-    return (f'activation arena {plan.arena_bytes:,} B (scratch {plan.scratch_bytes:,} B inside it); '
+    det = (f'; detection post-processing {gen.detect.sram_bytes:,} B beside it (output maps + NMS workspace)'
+           if gen.detect is not None else '')
+    return (f'activation arena {plan.arena_bytes:,} B (scratch {plan.scratch_bytes:,} B inside it){det}; '
             f'input frame {plan.input_bytes:,} B {frame}; weights {gen.weights_bytes:,} B in flash')
