@@ -52,6 +52,63 @@ install_apt() {
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}"
 }
 
+# ---------------------------------------------------------------------------------------------
+# QEMU instruction-counting plugin header (optional; firmware issue 8).
+# Debian ships qemu-plugin.h only in the qemu *source* package. Fetch the source of exactly the
+# installed qemu-system-arm version (a private deb-src list and apt lists dir under a temporary
+# folder: the system's apt configuration is not changed), keep only include/qemu/qemu-plugin.h
+# and the QEMU version it matches in $VENV/share/mcudet/qemu-plugin/. mcudet compiles
+# deploy/boards/qemu/insn_count.c against it on first use (mcudet/deploy/qemu_plugin.py).
+# Idempotent (returns at once when the header matches the installed QEMU) and optional: any
+# failure only logs, and instruction counts then come from -icount + SysTick, the tests that
+# need the plugin skip. MCUDET_SKIP_QEMU_PLUGIN=1 skips this step.
+install_qemu_plugin_header() {
+    local dir="$VENV/share/mcudet/qemu-plugin"
+    command -v qemu-system-arm >/dev/null 2>&1 || return 0
+    local want
+    want="$(qemu-system-arm --version 2>/dev/null | head -n 1)"
+    if [ -f "$dir/qemu-plugin.h" ] && [ "$(cat "$dir/qemu-version.txt" 2>/dev/null)" = "$want" ]; then
+        return 0
+    fi
+    if [ "${MCUDET_SKIP_QEMU_PLUGIN:-0}" = 1 ] || [ "${MCUDET_SKIP_APT:-0}" = 1 ]; then
+        log "qemu plugin: skipped (no instruction-counting plugin; -icount + SysTick is the fallback)"
+        return 0
+    fi
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
+        log "qemu plugin: needs root and apt-get to fetch qemu-plugin.h; skipped (fallback: -icount + SysTick)"
+        return 0
+    fi
+    local srcver tmp
+    srcver="$(dpkg-query -W -f='${source:Version}' qemu-system-arm 2>/dev/null)" || return 0
+    tmp="$(mktemp -d)"
+    (
+        # errexit does not apply inside a `( ... ) && ...` list: every step checks itself.
+        mkdir -p "$tmp/parts" "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/src" || exit 1
+        # deb-src twins of the enabled deb sources (deb822 .sources files and one-line .list files).
+        for f in /etc/apt/sources.list.d/*.sources; do
+            [ ! -f "$f" ] || sed 's/^Types: *deb$/Types: deb-src/' "$f" > "$tmp/parts/$(basename "$f")" || exit 1
+        done
+        for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+            [ ! -f "$f" ] || sed -n 's/^deb \(.*\)$/deb-src \1/p' "$f" > "$tmp/parts/$(basename "$f")" || exit 1
+        done
+        apt_opts=(-q -o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$tmp/parts"
+                  -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache")
+        apt-get "${apt_opts[@]}" update >/dev/null 2>&1 || exit 1
+        cd "$tmp/src" || exit 1
+        apt-get "${apt_opts[@]}" source --download-only "qemu=$srcver" >/dev/null 2>&1 || exit 1
+        # Debian 12's patches leave the plugin header alone, so the upstream tarball's copy is exact.
+        tar -xJf qemu_*.orig.tar.xz --wildcards --strip-components=3 '*/include/qemu/qemu-plugin.h' || exit 1
+        grep -q 'QEMU_PLUGIN_VERSION' qemu-plugin.h || exit 1
+        mkdir -p "$dir" || exit 1
+        cp qemu-plugin.h "$dir/qemu-plugin.h.tmp" && mv "$dir/qemu-plugin.h.tmp" "$dir/qemu-plugin.h" || exit 1
+        printf '%s\n' "$want" > "$dir/qemu-version.txt"
+    ) && log "qemu plugin: qemu-plugin.h of qemu $srcver in $dir" \
+      || log "qemu plugin: could not fetch qemu-plugin.h of qemu $srcver; instruction counts fall back to -icount + SysTick"
+    rm -rf "$tmp"
+    return 0
+}
+# ---------------------------------------------------------------------------------------------
+
 make_venv() {
     [ -x "$PY" ] && return 0
     local base="${PYTHON:-python3}"
@@ -98,6 +155,7 @@ install_mmcv() {
 main() {
     install_apt
     make_venv
+    install_qemu_plugin_header
     if [ -f "$STAMP" ] && [ "$(stamp_inputs | sha256sum)" = "$(cat "$STAMP")" ] \
             && "$PY" -c 'import mcudet' 2>/dev/null; then
         log "up to date ($VENV)"

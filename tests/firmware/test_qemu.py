@@ -1,0 +1,113 @@
+"""Firmware in QEMU (mcudet.deploy.firmware): the generated C, the runtime and deploy/boards built with
+arm-none-eabi-gcc for Cortex-M4 (mps2-an386) and Cortex-M7 (mps2-an500), run under semihosting,
+give the NumPy reference executor's outputs bit for bit: one-op models, a zoo backbone per layer
+and patch by patch, and vww.tflite."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mcudet.arch import zoo
+from mcudet.deploy.codegen import layer_split, sample_input
+from mcudet.deploy.firmware import build_firmware, run_firmware
+from mcudet.deploy.synthetic import graph_from_spec, random_op_graph
+
+from .conftest import (
+    assert_bitexact,
+    conv1x1_graph,
+    depthwise_graph,
+    exported,
+    int8_inputs,
+    needs_arm_gcc,
+    needs_qemu,
+)
+
+pytestmark = [needs_arm_gcc, needs_qemu, pytest.mark.slow]
+
+M4, M7 = 'stm32f412', 'stm32f746'
+
+
+@pytest.mark.parametrize('dsp', [True, False], ids=['dsp', 'portable'])
+@pytest.mark.parametrize('board', [M4, M7])
+@pytest.mark.parametrize('make', [lambda: conv1x1_graph(6, 24, 20), lambda: depthwise_graph(7, 20, 5)],
+                         ids=['conv1x1', 'depthwise5x5'])
+def test_single_op(tmp_path: Path, make, board: str, dsp: bool) -> None:
+    graph = make()
+    inputs = int8_inputs(graph, n=2)
+    _, frames, refs = exported(graph, tmp_path, inputs, tflite=False)
+    fw = build_firmware(tmp_path, board, dsp=dsp)
+    assert fw.elf.is_file() and fw.fits and fw.board.name == board
+    run = run_firmware(fw, frames, count='none')
+    assert_bitexact(run.outputs, refs)
+    assert 0 < run.stack_bytes < fw.sram.stack_reserved
+
+
+ONE_INPUT_KINDS = ('conv2d', 'depthwise_conv2d', 'fully_connected', 'average_pool2d', 'max_pool2d', 'mean',
+                   'pad', 'resize_nearest', 'requantize')
+
+
+@pytest.mark.parametrize('kind', ONE_INPUT_KINDS)
+def test_random_ops_on_m4(tmp_path: Path, kind: str) -> None:
+    rng = np.random.default_rng(7)
+    graph, ins = random_op_graph(kind, rng)
+    _, frames, refs = exported(graph, tmp_path, [ins], tflite=False)
+    run = run_firmware(build_firmware(tmp_path, M4, dsp=True), frames, count='none')
+    assert_bitexact(run.outputs, refs)
+
+
+@pytest.fixture(scope='module')
+def backbone():
+    graph = graph_from_spec(zoo.get_spec('mbv2-w0.35-r144'), input_hw=(48, 48))
+    return graph, [op for op in graph.ops if op.group == 'blocks.3'][-1].outputs[0]
+
+
+@pytest.mark.parametrize('board', [M4, M7])
+@pytest.mark.parametrize('grid', [None, (2, 2)], ids=['per_layer', '2x2'])
+def test_zoo_backbone(tmp_path: Path, backbone, board: str, grid) -> None:
+    graph, split = backbone
+    inputs = int8_inputs(graph, n=2)
+    ex, frames, refs = exported(graph, tmp_path, inputs, patches=grid, split=split if grid else None,
+                                tflite=False)
+    fw = build_firmware(tmp_path, board, dsp=True)
+    assert fw.sram.arena == ex.plan.arena_bytes and fw.sram.input_buffer == ex.plan.input_bytes
+    run = run_firmware(fw, frames, count='none')
+    assert_bitexact(run.outputs, refs)
+
+
+@pytest.mark.parametrize('board, schedule, dsp', [(M4, 'per_layer', True), (M4, 'per_layer', False),
+                                                 (M7, '2x2_first5', True)])
+def test_vww(tmp_path: Path, vww_graph, board: str, schedule: str, dsp: bool) -> None:
+    kw = {} if schedule == 'per_layer' else {'patches': (2, 2), 'split': layer_split(vww_graph, 5)}
+    inputs = [[sample_input(vww_graph, seed)] for seed in (0, 1)]
+    ex, frames, refs = exported(vww_graph, tmp_path, inputs, tflite=False, **kw)
+    fw = build_firmware(tmp_path, board, dsp=dsp)
+    run = run_firmware(fw, frames, count='none')
+    assert_bitexact(run.outputs, refs)
+    # Flash holds the weights; SRAM holds the arena the plan made plus the harness's 80x80x3 frame buffer.
+    assert fw.flash.model_constants >= ex.report['weights_bytes'] and fw.flash.total < fw.board.flash_bytes
+    assert fw.sram.arena == ex.report['arena_bytes'] and fw.sram.input_buffer == 80 * 80 * 3
+    s = fw.sram
+    assert s.total == (s.arena + s.input_buffer + s.output_buffers + s.other_static + s.heap_reserved
+                       + s.stack_reserved)
+    assert run.stack_bytes < 2048 and run.heap_bytes < fw.sram.heap_reserved
+
+
+def test_two_outputs(tmp_path: Path) -> None:
+    from mcudet.deploy.builder import GraphBuilder
+
+    rng = np.random.default_rng(3)
+    b = GraphBuilder('two_heads')
+    x = b.input('x', (1, 6, 6, 8), 0.02, 0)
+    a = b.conv2d('a', x, rng.integers(-127, 128, (12, 3, 3, 8)).astype(np.int8), None,
+                 np.full(12, 0.002, np.float32), 0.05, -128, activation='relu')
+    c = b.depthwise_conv2d('c', a, rng.integers(-127, 128, (1, 3, 3, 12)).astype(np.int8), None,
+                           np.full(12, 0.01, np.float32), 0.05, 3, stride=(2, 2))
+    b.output(a)
+    b.output(c)
+    graph = b.build()
+    _, frames, refs = exported(graph, tmp_path, int8_inputs(graph, n=2), tflite=False)
+    fw = build_firmware(tmp_path, M7)
+    assert fw.output_bytes == (6 * 6 * 12, 3 * 3 * 12)
+    assert_bitexact(run_firmware(fw, frames, count='none').outputs, refs)
