@@ -2,7 +2,8 @@
 
     python tools/export.py CONFIG CHECKPOINT --out DIR [--patches auto|NxM] [--split K] [--calib N]
     python tools/export.py --tflite MODEL.tflite --out DIR [--patches auto|NxM] [--split K]
-    common options: [--input-resident] [--cfg-options k=v ...] (with CONFIG)
+    common options: [--input-resident] [--board NAME [--run-qemu] [--no-dsp]]
+                    [--cfg-options k=v ...] (with CONFIG)
 
 CONFIG CHECKPOINT: the model of an mmdet / mcudet config with a QAT checkpoint (its activation
 ranges are used as they are) or a float checkpoint (post-training quantization: the ranges are
@@ -22,6 +23,13 @@ writer) and DIR/report.json. The host build runs on sample inputs (test images f
 random frame for a .tflite) and its output is compared bit for bit with the NumPy reference
 executor (``bitexact_vs_reference``). DIR is written whole or not at all: the files are made in
 a staging folder beside it that replaces DIR at the end.
+
+--board NAME builds the Cortex-M firmware (DIR/firmware/NAME-dsp/firmware.elf) linked to the
+board's SRAM and flash budgets: an over-budget model says by how much and proposes a patch
+schedule that fits (exit status 1). --run-qemu runs it in QEMU on the same inputs: the outputs
+(and a detector's boxes) must equal the reference; report.json gets flash_bytes, sram_bytes,
+stack_bytes, fits, instructions (QEMU counts instructions, not cycles) and the whole record under
+``firmware``.
 """
 from __future__ import annotations
 
@@ -52,6 +60,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--calib', type=int, default=32, metavar='N',
                    help='PTQ calibration images for a float checkpoint (default 32)')
     p.add_argument('--input-resident', action='store_true', help='copy the input frame into the arena')
+    p.add_argument('--board', help='also build the Cortex-M firmware for this board profile '
+                   '(configs/boards: stm32f412, stm32f746, stm32h743, netduinoplus2) and check its budgets')
+    p.add_argument('--run-qemu', action='store_true',
+                   help='with --board: run the firmware in QEMU and compare it with the reference')
+    p.add_argument('--no-dsp', action='store_true', help='with --board: portable kernels, no Arm DSP path')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                    help='override settings of CONFIG, key=value pairs (e.g. data_root=data/voc/)')
     args = p.parse_args(argv)
@@ -64,6 +77,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     for path in (args.config, args.checkpoint, args.tflite):
         if path is not None and not path.is_file():
             p.error(f'{path}: no such file')
+    if (args.run_qemu or args.no_dsp) and args.board is None:
+        p.error('--run-qemu and --no-dsp go with --board NAME')
+    if args.board is not None:
+        from mcudet.deploy.boards import BoardError, load_board
+
+        try:
+            load_board(args.board)
+        except BoardError as e:
+            p.error(str(e))
     if args.patches not in (None, 'auto'):
         m = re.fullmatch(r'(\d+)x(\d+)', args.patches)
         if not m or int(m[1]) < 1 or int(m[2]) < 1:
@@ -108,6 +130,7 @@ def main(argv=None) -> int:
     try:
         ex = export(graph, stage, patches=args.patches, split=split, input_resident=args.input_resident,
                     inputs=inputs)
+        check = board_check(ex, stage, args, inputs) if args.board else None
         old = out.with_name(f'.{out.name}.old')
         shutil.rmtree(old, ignore_errors=True)
         if out.exists():
@@ -123,7 +146,37 @@ def main(argv=None) -> int:
           f'{r["macs"]:,} MACs)')
     print(f"host build vs reference executor: {'bit-exact' if r['bitexact_vs_reference'] else 'MISMATCH'}")
     print(r['memory'])
-    return 0 if r['bitexact_vs_reference'] else 1
+    if check is None:
+        return 0 if r['bitexact_vs_reference'] else 1
+    print(check.line())
+    if check.fits and check.error == '':
+        print(f'SRAM: {", ".join(f"{k} {v:,}" for k, v in check.sram.items())} B')
+        print(f'flash: {", ".join(f"{k} {v:,}" for k, v in check.flash.items())} B')
+    return 0 if r['bitexact_vs_reference'] and check.fits else 1
+
+
+def board_check(ex, stage: Path, args: argparse.Namespace, inputs):
+    """Build (and with --run-qemu run) the firmware; merge its figures into report.json."""
+    import json
+
+    from mcudet.deploy.firmware import check_export
+
+    check = check_export(ex, args.board, export_dir=stage, dsp=not args.no_dsp, run_qemu=args.run_qemu,
+                         inputs=inputs)
+    r = ex.report
+    fw = check.to_dict()
+    r['firmware'] = fw
+    r.update({k: fw[k] for k in ('flash_bytes', 'sram_bytes', 'stack_bytes', 'fits', 'instructions',
+                                 'instructions_per_mac')})
+    r['board'] = check.board
+    if args.run_qemu:
+        r['bitexact_vs_reference_host'] = r['bitexact_vs_reference']
+        r['bitexact_vs_reference'] = bool(r['bitexact_vs_reference'] and check.bitexact_vs_reference)
+        if check.detections_match_reference is not None:
+            r['detections_match_reference'] = bool(r['detections_match_reference']
+                                                   and check.detections_match_reference)
+    (stage / 'report.json').write_text(json.dumps(r, indent=2) + '\n')
+    return check
 
 
 if __name__ == '__main__':

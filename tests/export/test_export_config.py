@@ -123,6 +123,8 @@ def test_cli_argument_errors(tmp_path):
     assert "expected 'auto' or NxM" in fails(DET_CONFIG, str(ckpt), '--out', str(tmp_path),
                                              '--patches', '2by2', '--split', '3')
     assert 'needs --split' in fails(DET_CONFIG, str(ckpt), '--out', str(tmp_path), '--patches', '2x2')
+    assert 'go with --board' in fails(DET_CONFIG, str(ckpt), '--out', str(tmp_path), '--run-qemu')
+    assert 'stm32f999' in fails(DET_CONFIG, str(ckpt), '--out', str(tmp_path), '--board', 'stm32f999')
 
 
 def test_generated_model_detect_equals_the_reference(tmp_path):
@@ -158,3 +160,34 @@ def test_same_detections_notices_a_difference():
     assert not same_detections(det, (boxes, det[1], np.array([1, 1])))
     assert not same_detections(det, (boxes + 0.5, det[1], det[2]))
     assert not same_detections(det, (boxes[:1], det[1][:1], det[2][:1]))
+
+
+@pytest.mark.slow
+def test_cli_detector_firmware_in_qemu_and_over_budget(shapes_root, tmp_path):
+    """--board --run-qemu: the M4 firmware's maps and boxes equal the reference; per layer, the same
+    detector at 160x160 does not fit the STM32F412 and the error proposes a schedule that does."""
+    import shutil
+
+    if not (shutil.which('arm-none-eabi-gcc') and shutil.which('qemu-system-arm')):
+        pytest.skip('arm-none-eabi-gcc / qemu-system-arm are not installed')
+    ckpt = _save(build(DET_CONFIG), tmp_path / 'float.pth')
+    out = tmp_path / 'fw'
+    proc = run_tool(['python', 'tools/export.py', DET_CONFIG, str(ckpt), '--out', str(out), '--calib', '4',
+                     '--patches', 'auto', '--board', 'stm32f412', '--run-qemu',
+                     '--cfg-options', *_det_options(shapes_root)])
+    assert 'bit-exact, boxes identical vs reference' in proc.stdout
+    r = json.loads((out / 'report.json').read_text())
+    assert r['board'] == 'stm32f412' and r['fits'] is True and r['bitexact_vs_reference'] is True
+    assert r['detections_match_reference'] is True and r['firmware']['detections_match_reference'] is True
+    assert r['instructions'] > r['macs'] and 0 < r['stack_bytes'] < 8192
+    assert r['sram_bytes'] <= 256 * 1024 and r['flash_bytes'] > r['weights_bytes']
+    assert (out / 'firmware' / 'stm32f412-dsp' / 'firmware.elf').is_file()
+    # Per layer at 160x160 (the config's size): the arena alone is over 256 kB.
+    options = [o for o in _det_options(shapes_root) if '.scale=' not in o]
+    proc = subprocess.run([sys.executable, 'tools/export.py', DET_CONFIG, str(ckpt), '--out',
+                           str(tmp_path / 'big'), '--calib', '4', '--board', 'stm32f412', '--cfg-options',
+                           *options], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert 'over budget by' in proc.stdout and 'try --patches' in proc.stdout
+    r = json.loads((tmp_path / 'big' / 'report.json').read_text())
+    assert r['fits'] is False and 'over budget' in r['firmware']['error']

@@ -6,7 +6,8 @@ generated ``model.c`` also gets::
 
     int model_detect(const int8_t *input, mcu_box_t *boxes, int32_t *num_boxes);
 
-which runs ``model_invoke`` into static output buffers and then ``mcu_yolo_postprocess``
+which runs ``model_invoke`` into static output buffers (``model_detect_outputK``, declared in
+``model.h``) and then ``mcu_yolo_postprocess``
 (``deploy/runtime/include/mcu_rt_yolo.h``) with the spec's anchors, strides and thresholds as
 constants: ``boxes`` receives up to ``MODEL_MAX_DETECTIONS`` boxes in input pixels, best first.
 Its SRAM beyond the arena (the output maps and the post-processing workspace) is
@@ -78,10 +79,13 @@ def detect_code(graph: Graph, spec: YoloDecodeSpec, prefix: str = 'model') -> De
               '/*', f' * Runs {prefix}_invoke and the YOLO post-processing (decode, per-class NMS): writes',
               f' * up to {guard}_MAX_DETECTIONS boxes (input pixels, best first) and their number. Returns',
               ' * 0 or a negative mcu_status_t. Not re-entrant.', ' */',
-              f'int {prefix}_detect(const int8_t *input, mcu_box_t *boxes, int32_t *num_boxes);']
+              f'int {prefix}_detect(const int8_t *input, mcu_box_t *boxes, int32_t *num_boxes);',
+              '/* The prediction maps the last _detect call decoded (as _invoke writes its outputs). */',
+              *(f'extern int8_t {prefix}_detect_output{k}[{guard}_OUTPUT{k}_BYTES];'
+                for k in range(len(outputs)))]
     src = ['', '/* ---- detection post-processing (graph metadata yolo_decode) ---- */']
     for k in range(len(outputs)):
-        src.append(f'static int8_t det_out{k}[{guard}_OUTPUT{k}_BYTES];')
+        src.append(f'int8_t {prefix}_detect_output{k}[{guard}_OUTPUT{k}_BYTES];')
     for k, anchors in enumerate(spec.anchors):
         vals = ', '.join(_f(v) for a in anchors for v in a)
         src.append(f'static const float det_anchors{k}[{2 * len(anchors)}] = {{{vals}}};')
@@ -89,9 +93,9 @@ def detect_code(graph: Graph, spec: YoloDecodeSpec, prefix: str = 'model') -> De
     levels = []
     for k, t in enumerate(outputs):
         _, h, w, _ = graph.tensor(t).shape
-        levels.append(f'    {{det_out{k}, {h}, {w}, {_f(spec.output_scales[k])}, '
+        levels.append(f'    {{{prefix}_detect_output{k}, {h}, {w}, {_f(spec.output_scales[k])}, '
                       f'{spec.output_zero_points[k]}, {_f(spec.strides[k])}, det_anchors{k}}}')
-    out_args = ', '.join(f'det_out{k}' for k in range(len(outputs)))
+    out_args = ', '.join(f'{prefix}_detect_output{k}' for k in range(len(outputs)))
     src += [f'static const mcu_yolo_level_t det_levels[{len(outputs)}] = {{', ',\n'.join(levels), '};',
             f'static const mcu_yolo_cfg_t det_cfg = {{{len(outputs)}, {num_anchors.pop()}, '
             f'{cfg.num_classes}, {_f(cfg.conf_thr)}, {_f(cfg.score_thr)}, {cfg.nms_pre}, '
