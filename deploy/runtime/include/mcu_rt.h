@@ -226,7 +226,7 @@ mcu_status_t mcu_conv2d_s8(const mcu_src_t *in, const int8_t *filter, const int3
                            const mcu_window_t *win, const mcu_conv_quant_t *q, const mcu_dst_t *out,
                            void *scratch);
 
-/** 2 * round_up(kh * kw * in_c, 4) bytes: one output pixel's int16 im2col column (DSP path). */
+/** 2 * round_up(kh * kw * in_c, 4) bytes: one output pixel's int16 im2col column. */
 size_t mcu_conv2d_s8_scratch_size(const mcu_window_t *win, int32_t in_c);
 
 /** The general kernel of mcu_conv2d_s8 (no dispatch); same arguments and scratch size. */

@@ -1,7 +1,8 @@
 /*
  * CONV_2D, general kernel: any kernel size, stride, dilation and pads (the stem, and any k x k conv
- * of a patch stage). Portable path: direct loops. DSP path: one output pixel's im2col column
- * (int16, input offset added, zeros for out-of-image taps) dotted with every filter row.
+ * of a patch stage). Both paths build one output pixel's im2col column in the scratch (int16, input
+ * offset added, zeros for out-of-image taps, which then contribute nothing) and dot it with every
+ * filter row (DSP path: __smlad on the reordered column; portable path: portable_column.c).
  */
 #include "mcu_rt_internal.h"
 
@@ -71,24 +72,34 @@ mcu_status_t mcu_conv2d_generic_s8(const mcu_src_t *in, const int8_t *filter, co
             }
 #else
             {
-                int32_t oc;
-                for (oc = 0; oc < co; ++oc) {
-                    const int8_t *w = filter + (size_t)oc * (size_t)taps;
-                    int32_t acc = bias != NULL ? bias[oc] : 0;
-                    int32_t ky, kx, i;
-                    for (ky = ky0; ky < ky1; ++ky) {
+                /* The natural-order column: in-image taps widened (+ input offset), 0 elsewhere. */
+                int16_t *col = (int16_t *)scratch;
+                const int32_t dense = win->dilation_w == 1 && in->pix_stride == ci;
+                int32_t ky, kx;
+                for (ky = 0; ky < kh; ++ky) {
+                    int16_t *col_row = col + ky * kw * ci;
+                    if (ky < ky0 || ky >= ky1 || kx0 >= kx1) {
+                        mcu_internal_col_zero(col_row, kw * ci);
+                        continue;
+                    }
+                    {
                         const int8_t *row = in->data + (ptrdiff_t)(y0 + ky * win->dilation_h) * in->row_stride;
-                        for (kx = kx0; kx < kx1; ++kx) {
-                            const int8_t *px = row + (ptrdiff_t)(x0 + kx * win->dilation_w) * in->pix_stride;
-                            const int8_t *wk = w + (ky * kw + kx) * ci;
-                            for (i = 0; i < ci; ++i) {
-                                acc += (px[i] + q->input_offset) * wk[i];
+                        mcu_internal_col_zero(col_row, kx0 * ci);
+                        if (dense) {
+                            mcu_internal_col_widen(col_row + kx0 * ci, row + (ptrdiff_t)(x0 + kx0) * ci,
+                                                   (kx1 - kx0) * ci, q->input_offset);
+                        } else {
+                            for (kx = kx0; kx < kx1; ++kx) {
+                                mcu_internal_col_widen(col_row + kx * ci,
+                                                       row + (ptrdiff_t)(x0 + kx * win->dilation_w) *
+                                                                 in->pix_stride,
+                                                       ci, q->input_offset);
                             }
                         }
+                        mcu_internal_col_zero(col_row + kx1 * ci, (kw - kx1) * ci);
                     }
-                    dst[oc] = mcu_requantize_s8(acc, q->multiplier[oc], q->shift[oc], q->output_offset, q->act_min,
-                                                q->act_max);
                 }
+                mcu_internal_col_dot_outputs(col, taps, filter, bias, co, q, dst);
             }
 #endif
         }

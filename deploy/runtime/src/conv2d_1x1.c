@@ -2,8 +2,9 @@
  * CONV_2D 1x1 without pads, any stride: the hot path of inverted-residual blocks. Every output
  * pixel is its input pixel times the [out_c][in_c] filter matrix. Each input pixel is first
  * widened to int16 (input offset added) in the scratch, then multiplied by every filter row (DSP
- * path: two rows at a time with __smlad). Because a pixel is read whole before its outputs are
- * written, in raster order, the output may overlap the input (see mcu_rt.h: in place).
+ * path: two rows at a time with __smlad; portable path: four rows at a time, portable_column.c).
+ * Because a pixel is read whole before its outputs are written, in raster order, the output may
+ * overlap the input (see mcu_rt.h: in place).
  */
 #include "mcu_rt_internal.h"
 
@@ -42,19 +43,8 @@ mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const 
             mcu_internal_col_outputs(col, ci, filter, bias, co, q, dst);
 #else
             int16_t *col = (int16_t *)scratch;
-            int32_t oc, i;
-            for (i = 0; i < ci; ++i) {
-                col[i] = (int16_t)(px[i] + q->input_offset);
-            }
-            for (oc = 0; oc < co; ++oc) {
-                const int8_t *w = filter + (size_t)oc * (size_t)ci;
-                int32_t acc = bias != NULL ? bias[oc] : 0;
-                for (i = 0; i < ci; ++i) {
-                    acc += col[i] * w[i];
-                }
-                dst[oc] = mcu_requantize_s8(acc, q->multiplier[oc], q->shift[oc], q->output_offset, q->act_min,
-                                            q->act_max);
-            }
+            mcu_internal_col_widen(col, px, ci, q->input_offset);
+            mcu_internal_col_dot_outputs(col, ci, filter, bias, co, q, dst);
 #endif
         }
     }

@@ -3,7 +3,8 @@
  * (mcu_internal_dw_row_s8) is shared with the in-place variant. DSP path (depth multiplier 1):
  * four channels per step, __sxtb16 unpacks input and weight words, __sadd16 adds the input offset
  * to two channels at once, __smlabb / __smlatt accumulate (a depthwise sum runs over taps, not
- * channels, so the dual __smlad has no pair of products to add).
+ * channels, so the dual __smlad has no pair of products to add). Portable path (depth multiplier
+ * 1, at least 16 channels): blocks of 16 channels, see dw_block.
  */
 #include "mcu_rt_internal.h"
 
@@ -33,12 +34,65 @@ static void dw_pixel_scalar(const int8_t *const *rows, const int32_t *row_pix, i
     }
 }
 
+#if !defined(MCU_RT_USE_DSP)
+/*
+ * Portable path, depth multiplier 1: channels [c, c + 16) of one output pixel, 16 accumulators.
+ * The innermost loop runs a fixed count over channels, contiguous in the input pixel and in the
+ * filter: a shape that a compiler's cheapest auto-vectorizer (GCC -O2) handles, the accumulators
+ * staying in registers across the taps. (int16_t)(x + input_offset) is exact (the caller checks
+ * that the offset fits), so every product and the int32 sum equal dw_pixel_scalar's.
+ */
+#define MCU_DW_BLOCK 16
+
+static void dw_block(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1, int32_t kx0,
+                     int32_t kx1, int32_t x0, int32_t c, int32_t oc_n, const int8_t *filter, const int32_t *bias,
+                     const mcu_window_t *win, const mcu_conv_quant_t *q, int8_t *dst)
+{
+    const int32_t off = q->input_offset;
+    int32_t acc[MCU_DW_BLOCK];
+    int32_t ky, kx, j;
+    for (j = 0; j < MCU_DW_BLOCK; ++j) {
+        acc[j] = 0;
+    }
+    if (bias != NULL) {
+        for (j = 0; j < MCU_DW_BLOCK; ++j) {
+            acc[j] = bias[c + j];
+        }
+    }
+    for (ky = ky0; ky < ky1 && kx0 < kx1; ++ky) {
+        const ptrdiff_t step = (ptrdiff_t)win->dilation_w * row_pix[ky];
+        const int8_t *xp = rows[ky] + (ptrdiff_t)(x0 + kx0 * win->dilation_w) * row_pix[ky] + c;
+        const int8_t *wp = filter + (ptrdiff_t)(ky * win->kernel_w + kx0) * oc_n + c;
+        for (kx = kx0; kx < kx1; ++kx) {
+            for (j = 0; j < MCU_DW_BLOCK; ++j) {
+                acc[j] += (int16_t)(xp[j] + off) * wp[j];
+            }
+            xp += step;
+            wp += oc_n;
+        }
+    }
+    {
+        /* Parameters in locals: the int8 stores below could alias *q, forcing a reload per channel. */
+        const int32_t *mult = q->multiplier + c, *shift = q->shift + c;
+        const int32_t out_off = q->output_offset, act_min = q->act_min, act_max = q->act_max;
+        for (j = 0; j < MCU_DW_BLOCK; ++j) {
+            dst[c + j] = mcu_requantize_s8(acc[j], mult[j], shift[j], out_off, act_min, act_max);
+        }
+    }
+}
+#endif
+
 void mcu_internal_dw_row_s8(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1,
                             int32_t in_w, int32_t in_c, const int8_t *filter, const int32_t *bias,
                             const mcu_window_t *win, int32_t depth_multiplier, const mcu_conv_quant_t *q,
                             int8_t *out_row, int32_t out_w, int32_t out_pix_stride)
 {
     const int32_t oc_n = in_c * depth_multiplier;
+#if !defined(MCU_RT_USE_DSP)
+    /* Channel blocks: depth multiplier 1, at least one block, x + input_offset an int16 for every int8 x. */
+    const int blocks = depth_multiplier == 1 && in_c >= MCU_DW_BLOCK && q->input_offset >= INT16_MIN + 128 &&
+                       q->input_offset <= INT16_MAX - 127;
+#endif
     int32_t ox;
     for (ox = 0; ox < out_w; ++ox) {
         const int32_t x0 = ox * win->stride_w - win->pad_left;
@@ -77,6 +131,17 @@ void mcu_internal_dw_row_s8(const int8_t *const *rows, const int32_t *row_pix, i
                                                        q->output_offset, q->act_min, q->act_max);
                     }
                 }
+            }
+        }
+#else
+        if (blocks) {
+            for (; c + MCU_DW_BLOCK <= in_c; c += MCU_DW_BLOCK) {
+                dw_block(rows, row_pix, ky0, ky1, kx0, kx1, x0, c, oc_n, filter, bias, win, q, dst);
+            }
+            if (c < in_c) {
+                /* The last block overlaps the one before: its first channels get the same values again. */
+                dw_block(rows, row_pix, ky0, ky1, kx0, kx1, x0, in_c - MCU_DW_BLOCK, oc_n, filter, bias, win, q, dst);
+                c = in_c;
             }
         }
 #endif

@@ -1,7 +1,8 @@
 /*
  * FULLY_CONNECTED: rows of k inputs times the [n][k] filter, per-channel requantization (a
  * per-tensor filter scale is a multiplier array of n equal entries). DSP path: each input row
- * widened once to int16 in the scratch, then __smlad dot products, two outputs at a time.
+ * widened once to int16 in the scratch, then __smlad dot products, two outputs at a time. Portable
+ * path: the same int16 column, plain dot products four outputs at a time (portable_column.c).
  */
 #include "mcu_rt_internal.h"
 
@@ -32,15 +33,9 @@ mcu_status_t mcu_fully_connected_s8(const int8_t *in, int32_t rows, int32_t k, c
         mcu_internal_col_fill(col, 0, k, x, k, q->input_offset);
         mcu_internal_col_outputs(col, k, filter, bias, n, q, y);
 #else
-        int32_t j, i;
-        for (j = 0; j < n; ++j) {
-            const int8_t *w = filter + (size_t)j * (size_t)k;
-            int32_t acc = bias != NULL ? bias[j] : 0;
-            for (i = 0; i < k; ++i) {
-                acc += (x[i] + q->input_offset) * w[i];
-            }
-            y[j] = mcu_requantize_s8(acc, q->multiplier[j], q->shift[j], q->output_offset, q->act_min, q->act_max);
-        }
+        int16_t *col = (int16_t *)scratch;
+        mcu_internal_col_widen(col, x, k, q->input_offset);
+        mcu_internal_col_dot_outputs(col, k, filter, bias, n, q, y);
 #endif
     }
     return MCU_RT_OK;

@@ -215,6 +215,38 @@ void mcu_internal_dot2_s16_s8(const int16_t *col, const int8_t *w0, const int8_t
 /* All n output channels of one column: out[j] = requant(bias[j] + col . w[j]) (filter rows of length k). */
 void mcu_internal_col_outputs(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias, int32_t n,
                               const mcu_conv_quant_t *q, int8_t *out);
+#else
+/*
+ * Portable path: the column in natural order. col[i] = (int16_t)(px[i] + offset) for i < n (the
+ * column is scratch, never the input). Main loops of a multiple of 16 iterations: GCC -O2
+ * vectorizes them without run-time checks.
+ */
+static inline void mcu_internal_col_widen(int16_t *restrict col, const int8_t *restrict px, int32_t n,
+                                          int32_t offset)
+{
+    int32_t i = 0, j;
+    for (; i + 16 <= n; i += 16) {
+        for (j = 0; j < 16; ++j) {
+            col[i + j] = (int16_t)(px[i + j] + offset);
+        }
+    }
+    for (; i < n; ++i) {
+        col[i] = (int16_t)(px[i] + offset);
+    }
+}
+
+/* col[i] = 0 for i < n (taps outside the map). */
+static inline void mcu_internal_col_zero(int16_t *col, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        col[i] = 0;
+    }
+}
+
+/* All n output channels of a natural-order column: out[j] = requant(bias[j] + col . w[j]), rows of length k. */
+void mcu_internal_col_dot_outputs(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias,
+                                  int32_t n, const mcu_conv_quant_t *q, int8_t *out);
 #endif
 
 #endif /* MCU_RT_INTERNAL_H */
