@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 
 from mcudet.arch import zoo
 from mcudet.deploy.ir import DTYPES, Graph
-from mcudet.deploy.memory_plan import INPLACE_RULES, RUNTIME_INPLACE, MemoryPlan, plan_memory
+from mcudet.deploy.memory_plan import INPLACE_RULES, MemoryPlan, plan_memory
 from mcudet.deploy.patch_exec import patch_stage, plan_from_graph
 from mcudet.deploy.reference import eval_op, run
 from mcudet.deploy.synthetic import graph_from_spec
@@ -172,7 +172,8 @@ CASES = [('mbv2-w0.35', (48, 40), None, None), ('mbv2-w0.35', (48, 40), 5, 2),
          ('mcunet-in0', (48, 48), None, None), ('mcunet-in0', (48, 48), 4, 3)]
 
 
-@pytest.mark.parametrize('rules', [INPLACE_RULES, RUNTIME_INPLACE], ids=['all-rules', 'mcu_rt-1'])
+@pytest.mark.parametrize('rules', [INPLACE_RULES, ('depthwise', 'reshape')],
+                         ids=['all-rules', 'depthwise-only'])
 @pytest.mark.parametrize('resident', [False, True])
 @pytest.mark.parametrize('name, hw, split, grid', CASES)
 def test_graph_runs_from_the_arena_bit_exact(name: str, hw, split, grid, resident: bool, rules) -> None:

@@ -61,6 +61,8 @@ def test_vww_export_is_bitexact(vww, tmp_path: Path, schedule: str) -> None:
     from mcudet.deploy.codegen import reference_io, run_host
     outs = [run_host(ex.exe, reference_io(ex.graph, ex.plan, c)[0], [2])[0] for c in crops]
     assert int(np.argmax(outs[0])) == 1 and int(np.argmax(outs[1])) == 0
+    # The generated code runs 1x1 convs, expansions and ADDs in place as well as depthwise.
+    assert {s.in_place for s in ex.plan.steps} >= {'depthwise', 'pointwise', 'expand', 'elementwise'}
     if schedule == 'per_layer':
         assert r['macs'] > 10_000_000 and (tmp_path / 'model.tflite').stat().st_size > 400_000
     else:

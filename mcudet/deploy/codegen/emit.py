@@ -37,7 +37,7 @@ from mcudet.patch.plan import Window
 
 from ..cbuild import Program, View, emit_depthwise_inplace, emit_op, nhwc
 from ..ir import Graph, GraphError
-from ..memory_plan import MemoryPlan
+from ..memory_plan import RUNTIME_INPLACE, MemoryPlan
 from ..patch_exec import patch_stage
 from .detect import DetectCode, detect_code, yolo_spec
 
@@ -239,7 +239,7 @@ def generate(graph: Graph, plan: MemoryPlan, prefix: str = 'model') -> Generated
     """C sources for ``graph`` (finalized, trailing DEQUANTIZE stripped) under ``plan``."""
     if not plan.scratch_in_arena:
         raise GraphError('code generation needs a plan with scratch_in_arena=True')
-    bad = set(plan.inplace_rules) - {'depthwise', 'reshape'}
+    bad = set(plan.inplace_rules) - set(RUNTIME_INPLACE)
     if any(s.in_place in bad for s in plan.steps):
         raise GraphError(f'the plan uses in-place rules {sorted(bad)} that mcu_rt 1 has no kernel for; plan '
                          f'with inplace=RUNTIME_INPLACE')

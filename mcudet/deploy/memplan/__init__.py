@@ -32,9 +32,10 @@ What the code generator reads:
   residual ADD: the shortcut is the unit input's ``residual_window``, the other operand the
   project output, the result the unit's ``out_window``. The remaining steps run once on whole
   maps. ``s.in_place`` names the kernel variant (the output overwrites ``s.in_place_of``);
-  ``inplace_rules`` says which variants the plan may use: ``RUNTIME_INPLACE`` is what mcu_rt
-  version 1 has ('depthwise', 'reshape'); the default adds 'pointwise', 'expand' and
-  'elementwise' (``kernels`` describes what those kernels must guarantee).
+  ``inplace_rules`` says which variants the plan may use: the default (``INPLACE_RULES``,
+  equal to ``RUNTIME_INPLACE``, what deploy/runtime implements) has 'depthwise', 'reshape',
+  'pointwise', 'expand' and 'elementwise' (``kernels`` describes what those kernels must
+  guarantee); a runtime with fewer passes its own.
 * ``to_dict()``: the same as JSON.
 
 NumPy / pure Python; never imports torch or the training stack.

@@ -16,17 +16,16 @@ In-place rules (the output overwrites the input, which dies at the op):
     for a whole map, the tile's per patch).
 ``'reshape'``
     RESHAPE has no kernel (mcu_rt aliases the buffers): the output is the input's memory.
-``'pointwise'`` (not in mcu_rt 1: its 1x1 kernel copies the pixel to the scratch first
-    only on the DSP path)
+``'pointwise'`` (``mcu_conv2d_1x1_s8``; both of its paths widen the pixel into the scratch first)
     CONV_2D 1x1, stride 1, no padding, ``c_out <= c_in``: the output starts at the input's
     address. Pixels go in raster order and each input pixel is read whole (widened into the
     scratch) before that pixel's outputs are written, so output pixel ``i`` overwrites only
     input pixels ``<= i``.
-``'expand'`` (not in mcu_rt 1, same kernel)
+``'expand'`` (the same kernel)
     The same with ``c_out > c_in``: the output starts ``delta = (c_out - c_in) * (N - 1)``
     bytes (rounded up to the alignment) before the input, ``N`` pixels, so the input is the
     tail of the output: footprint ``max(in, out)`` instead of ``in + out``.
-``'elementwise'`` (not in mcu_rt 1, whose docs forbid overlap)
+``'elementwise'`` (``mcu_add_s8``, ``mcu_mul_s8``, ``mcu_requantize_map_s8``)
     ADD, MUL (the full-size operand), int8 -> int8 QUANTIZE: element ``i`` is read before it
     is written, so the output takes the input's address.
 
@@ -46,8 +45,8 @@ from ..ir import Op
 
 ALIGN = 4
 INPLACE_RULES = ('depthwise', 'reshape', 'pointwise', 'expand', 'elementwise')
-#: What deploy/runtime (mcu_rt version 1) runs in place today.
-RUNTIME_INPLACE = ('depthwise', 'reshape')
+#: What deploy/runtime runs in place (mcu_rt.h, tests/runtime/test_kernels.py): every rule.
+RUNTIME_INPLACE = INPLACE_RULES
 #: The paper's analytic convention (``design/figures.md``): depthwise in place, the projection
 #: conv sharing its input's buffer (there: accumulated into the residual); expansions are not.
 PAPER_INPLACE = ('depthwise', 'reshape', 'pointwise', 'elementwise')

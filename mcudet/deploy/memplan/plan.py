@@ -245,8 +245,8 @@ def plan_memory(graph: Graph, patch_plan: Optional[PatchPlan] = None, input_resi
             default :func:`~mcudet.deploy.memplan.kernels.default_scratch_bytes`.
         split_tensor: The tensor the plan's stage ends at (found from the plan's unit names if omitted).
         inplace: In-place rules the C kernels honour (:mod:`~mcudet.deploy.memplan.kernels`).
-            Default ``INPLACE_RULES``, the full contract; ``RUNTIME_INPLACE`` is what mcu_rt 1
-            implements today (depthwise, reshape); ``PAPER_INPLACE`` the paper's convention.
+            Default ``INPLACE_RULES``, the full contract, which deploy/runtime implements
+            (``RUNTIME_INPLACE``); ``PAPER_INPLACE`` the paper's convention.
         scratch_in_arena: Place each kernel's scratch in the arena for the duration of its step
             (True), or report one separate scratch region of the largest size (False).
         int8_frame: A float input read by one QUANTIZE is quantized at the source (the frame is int8).
