@@ -1,8 +1,9 @@
 /*
  * CONV_2D 1x1 without pads, any stride: the hot path of inverted-residual blocks. Every output
- * pixel is its input pixel times the [out_c][in_c] filter matrix. Each input pixel is first
- * widened to int16 (input offset added) in the scratch, then multiplied by every filter row (DSP
- * path: two rows at a time with __smlad; portable path: four rows at a time, portable_column.c).
+ * pixel is its input pixel times the [out_c][in_c] filter matrix. DSP path: pixels in pairs, both
+ * copied (int8) into the scratch, then two filter rows x two pixels per step (__sxtab16 adds the
+ * input offset while unpacking, __smlad; dsp_column.c). Portable path: each input pixel widened to
+ * int16 (input offset added) in the scratch, then four filter rows at a time (portable_column.c).
  * Because a pixel is read whole before its outputs are written, in raster order, the output may
  * overlap the input (see mcu_rt.h: in place).
  */
@@ -31,22 +32,44 @@ mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const 
     if (!mcu_scratch_ok(scratch, mcu_conv2d_1x1_s8_scratch_size(ci))) {
         return MCU_RT_ERR_ARG;
     }
+#if defined(MCU_RT_USE_DSP)
+    {
+        /*
+         * Pixels in raster-order pairs: both are copied into the scratch (2 * round4(in_c) bytes,
+         * interleaved by mcu_internal_col_pw2_pack) before either's outputs are written, so the in-place
+         * uses of mcu_rt.h hold (output pixel p ends before input pixel p + 1 starts).
+         */
+        const int32_t pixels = out->h * out->w;
+        int8_t *buf = (int8_t *)scratch;
+        int32_t p;
+        (void)oy;
+        (void)ox;
+        for (p = 0; p < pixels; p += 2) {
+            const int32_t ya = p / out->w, xa = p - ya * out->w;
+            const int32_t pb = p + 1 < pixels ? p + 1 : p;
+            const int32_t yb = pb / out->w, xb = pb - yb * out->w;
+            const int8_t *src_a = in->data + (ptrdiff_t)(ya * win->stride_h) * in->row_stride +
+                                  (ptrdiff_t)(xa * win->stride_w) * in->pix_stride;
+            const int8_t *src_b = in->data + (ptrdiff_t)(yb * win->stride_h) * in->row_stride +
+                                  (ptrdiff_t)(xb * win->stride_w) * in->pix_stride;
+            int8_t *dst_a = out->data + (ptrdiff_t)ya * out->row_stride + (ptrdiff_t)xa * out->pix_stride;
+            int8_t *dst_b = out->data + (ptrdiff_t)yb * out->row_stride + (ptrdiff_t)xb * out->pix_stride;
+            mcu_internal_col_pw2_pack(buf, src_a, src_b, ci);
+            mcu_internal_col_pw2_outputs(buf, ci, filter, bias, co, q, dst_a, pb != p ? dst_b : NULL);
+        }
+    }
+#else
     for (oy = 0; oy < out->h; ++oy) {
         const int8_t *src_row = in->data + (ptrdiff_t)(oy * win->stride_h) * in->row_stride;
         int8_t *dst_row = out->data + (ptrdiff_t)oy * out->row_stride;
         for (ox = 0; ox < out->w; ++ox) {
             const int8_t *px = src_row + (ptrdiff_t)(ox * win->stride_w) * in->pix_stride;
             int8_t *dst = dst_row + (ptrdiff_t)ox * out->pix_stride;
-#if defined(MCU_RT_USE_DSP)
-            int16_t *col = (int16_t *)scratch;
-            mcu_internal_col_fill(col, 0, ci, px, ci, q->input_offset);
-            mcu_internal_col_outputs(col, ci, filter, bias, co, q, dst);
-#else
             int16_t *col = (int16_t *)scratch;
             mcu_internal_col_widen(col, px, ci, q->input_offset);
             mcu_internal_col_dot_outputs(col, ci, filter, bias, co, q, dst);
-#endif
         }
     }
+#endif
     return MCU_RT_OK;
 }

@@ -1,9 +1,11 @@
 /*
  * DEPTHWISE_CONV_2D: any kernel, stride, dilation, pads and depth multiplier. The row kernel
  * (mcu_internal_dw_row_s8) is shared with the in-place variant. DSP path (depth multiplier 1):
- * four channels per step, __sxtb16 unpacks input and weight words, __sadd16 adds the input offset
- * to two channels at once, __smlabb / __smlatt accumulate (a depthwise sum runs over taps, not
- * channels, so the dual __smlad has no pair of products to add). Portable path (depth multiplier
+ * four channels per step, __sxtb16 unpacks input and weight words, __sxtab16 / __sadd16 add the
+ * input offset to two channels at once, __smlabb / __smlatt accumulate (a depthwise sum runs over
+ * taps, not channels, so the dual __smlad has no pair of products to add); kernels of up to 7 x 7
+ * taps go channel group by channel group over a whole row (mcu_internal_dw_row_dsp), the group's
+ * unpacked weights and requantization parameters hoisted out of the pixel loop. Portable path (depth multiplier
  * 1, at least 16 channels): blocks of 16 channels, see dw_block.
  */
 #include "mcu_rt_internal.h"
@@ -82,6 +84,80 @@ static void dw_block(const int8_t *const *rows, const int32_t *row_pix, int32_t 
 }
 #endif
 
+#if defined(MCU_RT_USE_DSP)
+/* Kernels of up to this many taps (7 x 7) take mcu_internal_dw_row_dsp (unpacked weights on the stack). */
+#define MCU_DW_DSP_TAPS 49
+
+/*
+ * DSP path, depth multiplier 1: channels [0, in_c & ~3) of a whole output row, four channels at a
+ * time. Per group the four channels' weights are unpacked once (__sxtb16 pairs, on the stack) and
+ * their bias and requantization parameters hoisted; then every pixel of the row accumulates its
+ * taps with one word load, two __sxtab16 (input offset added) and four __smlabb / __smlatt per
+ * tap. Returns the number of channels done.
+ */
+static int32_t mcu_internal_dw_row_dsp(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0,
+                                       int32_t ky1, int32_t in_w, int32_t in_c, const int8_t *filter,
+                                       const int32_t *bias, const mcu_window_t *win, const mcu_conv_quant_t *q,
+                                       int8_t *out_row, int32_t out_w, int32_t out_pix_stride)
+{
+    const int32_t kw = win->kernel_w, sw = win->stride_w, dil = win->dilation_w, pad = win->pad_left;
+    const int32_t off2 = mcu_pack2_s16(q->input_offset);
+    const int32_t out_off = q->output_offset, act_min = q->act_min, act_max = q->act_max;
+    const int32_t *mult = q->multiplier, *shift = q->shift;
+    int32_t wk[2 * MCU_DW_DSP_TAPS];
+    int32_t c;
+    for (c = 0; c + 4 <= in_c; c += 4) {
+        mcu_rq_t rq[4];
+        int32_t b[4];
+        int32_t t, ox, j, fast = 1;
+        for (t = ky0 * kw; t < ky1 * kw; ++t) {
+            const uint32_t wv = mcu_load_u32(filter + (ptrdiff_t)t * in_c + c);
+            wk[2 * t] = mcu_sxtb16(wv);
+            wk[2 * t + 1] = mcu_sxtb16_ror8(wv);
+        }
+        for (j = 0; j < 4; ++j) {
+            rq[j] = mcu_rq_make(mult[c + j], shift[c + j]);
+            fast = fast && rq[j].fast;
+            b[j] = bias != NULL ? bias[c + j] : 0;
+        }
+        for (ox = 0; ox < out_w; ++ox) {
+            const int32_t x0 = ox * sw - pad;
+            int8_t *dst = out_row + (ptrdiff_t)ox * out_pix_stride + c;
+            int32_t a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];
+            int32_t kx0, kx1, ky;
+            mcu_tap_range(x0, in_w, kw, dil, &kx0, &kx1);
+            for (ky = ky0; ky < ky1; ++ky) {
+                const ptrdiff_t step = (ptrdiff_t)dil * row_pix[ky];
+                const int8_t *xp = rows[ky] + (ptrdiff_t)(x0 + kx0 * dil) * row_pix[ky] + c;
+                const int32_t *wp = wk + 2 * (ky * kw + kx0);
+                const int32_t *const wend = wk + 2 * (ky * kw + kx1);
+                for (; wp < wend; wp += 2) {
+                    const uint32_t xv = mcu_load_u32(xp);
+                    const int32_t x02 = mcu_sxtab16(off2, xv), x13 = mcu_sxtab16_ror8(off2, xv);
+                    a0 = mcu_smlabb(x02, wp[0], a0);
+                    a2 = mcu_smlatt(x02, wp[0], a2);
+                    a1 = mcu_smlabb(x13, wp[1], a1);
+                    a3 = mcu_smlatt(x13, wp[1], a3);
+                    xp += step;
+                }
+            }
+            if (fast) {
+                dst[0] = (int8_t)mcu_rq_apply(a0, &rq[0], out_off, act_min, act_max);
+                dst[1] = (int8_t)mcu_rq_apply(a1, &rq[1], out_off, act_min, act_max);
+                dst[2] = (int8_t)mcu_rq_apply(a2, &rq[2], out_off, act_min, act_max);
+                dst[3] = (int8_t)mcu_rq_apply(a3, &rq[3], out_off, act_min, act_max);
+            } else {
+                dst[0] = mcu_requantize_s8(a0, mult[c], shift[c], out_off, act_min, act_max);
+                dst[1] = mcu_requantize_s8(a1, mult[c + 1], shift[c + 1], out_off, act_min, act_max);
+                dst[2] = mcu_requantize_s8(a2, mult[c + 2], shift[c + 2], out_off, act_min, act_max);
+                dst[3] = mcu_requantize_s8(a3, mult[c + 3], shift[c + 3], out_off, act_min, act_max);
+            }
+        }
+    }
+    return c;
+}
+#endif
+
 void mcu_internal_dw_row_s8(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1,
                             int32_t in_w, int32_t in_c, const int8_t *filter, const int32_t *bias,
                             const mcu_window_t *win, int32_t depth_multiplier, const mcu_conv_quant_t *q,
@@ -94,6 +170,20 @@ void mcu_internal_dw_row_s8(const int8_t *const *rows, const int32_t *row_pix, i
                        q->input_offset <= INT16_MAX - 127;
 #endif
     int32_t ox;
+#if defined(MCU_RT_USE_DSP)
+    if (depth_multiplier == 1 && in_c >= 4 && win->kernel_h * win->kernel_w <= MCU_DW_DSP_TAPS) {
+        const int32_t done = mcu_internal_dw_row_dsp(rows, row_pix, ky0, ky1, in_w, in_c, filter, bias, win, q,
+                                                     out_row, out_w, out_pix_stride);
+        for (ox = 0; ox < out_w && done < in_c; ++ox) {
+            const int32_t x0 = ox * win->stride_w - win->pad_left;
+            int32_t kx0, kx1;
+            mcu_tap_range(x0, in_w, win->kernel_w, win->dilation_w, &kx0, &kx1);
+            dw_pixel_scalar(rows, row_pix, ky0, ky1, kx0, kx1, x0, done, oc_n, filter, bias, win, 1, q,
+                            out_row + (ptrdiff_t)ox * out_pix_stride);
+        }
+        return;
+    }
+#endif
     for (ox = 0; ox < out_w; ++ox) {
         const int32_t x0 = ox * win->stride_w - win->pad_left;
         int8_t *dst = out_row + (ptrdiff_t)ox * out_pix_stride;

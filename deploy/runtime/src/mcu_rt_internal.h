@@ -1,7 +1,8 @@
 /*
  * Internal helpers of mcu_rt: argument checks, window tap ranges, and the DSP shim.
  *
- * DSP shim: the DSP inner loops call mcu_sxtb16, mcu_sadd16, mcu_smlad, mcu_smlabb, mcu_smlatt.
+ * DSP shim: the DSP inner loops call mcu_sxtb16, mcu_sxtab16, mcu_sadd16, mcu_smlad, mcu_smlabb,
+ * mcu_smlatt.
  * On Arm (MCU_RT_USE_DSP) they are the arm_acle.h intrinsics; on a host (MCU_RT_USE_DSP and
  * MCU_RT_EMULATE_ACLE) they are bit-exact C definitions of the same instructions (results wrap
  * modulo 2^32 like the hardware; the Q and GE flags are not modelled, nothing here reads them).
@@ -22,6 +23,14 @@ static inline int32_t mcu_sxtb16(uint32_t x)
     const uint32_t lo = (uint32_t)(int32_t)(int8_t)(x & 0xFFu) & 0xFFFFu;
     const uint32_t hi = (uint32_t)(int32_t)(int8_t)((x >> 16) & 0xFFu) & 0xFFFFu;
     return (int32_t)(lo | (hi << 16));
+}
+
+static inline int32_t mcu_sadd16(int32_t a, int32_t b);
+
+static inline int32_t mcu_sxtab16(int32_t a, uint32_t x)
+{
+    /* a + sxtb16(x), per halfword, wrapping modulo 2^16. */
+    return mcu_sadd16(a, mcu_sxtb16(x));
 }
 
 static inline int32_t mcu_sadd16(int32_t a, int32_t b)
@@ -69,6 +78,7 @@ static inline int32_t mcu_smlatt(int32_t a, int32_t b, int32_t acc)
 #include <arm_acle.h>
 
 #define mcu_sxtb16(x) __sxtb16((int32_t)(x))
+#define mcu_sxtab16(a, x) __sxtab16((a), (int32_t)(x))
 #define mcu_sadd16(a, b) __sadd16((a), (b))
 #define mcu_smlad(a, b, acc) __smlad((a), (b), (acc))
 #define mcu_smlabb(a, b, acc) __smlabb((a), (b), (acc))
@@ -76,11 +86,42 @@ static inline int32_t mcu_smlatt(int32_t a, int32_t b, int32_t acc)
 
 #endif /* MCU_RT_EMULATE_ACLE */
 
-/* Rotate right by 8: with mcu_sxtb16 gives bytes 1 and 3 (the compiler fuses it into SXTB16 ROR #8). */
+/* Rotate right by 8: with mcu_sxtb16 gives bytes 1 and 3. */
 static inline uint32_t mcu_ror8(uint32_t x)
 {
     return (x >> 8) | (x << 24);
 }
+
+/*
+ * mcu_sxtb16(mcu_ror8(x)) and mcu_sxtab16(a, mcu_ror8(x)) in one instruction (GCC 12 does not fuse
+ * the rotate into the intrinsics, so on Arm they are inline assembly; not volatile, so scheduled
+ * and combined like any expression).
+ */
+#if defined(MCU_RT_EMULATE_ACLE)
+static inline int32_t mcu_sxtb16_ror8(uint32_t x)
+{
+    return mcu_sxtb16(mcu_ror8(x));
+}
+
+static inline int32_t mcu_sxtab16_ror8(int32_t a, uint32_t x)
+{
+    return mcu_sxtab16(a, mcu_ror8(x));
+}
+#else
+static inline int32_t mcu_sxtb16_ror8(uint32_t x)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+static inline int32_t mcu_sxtab16_ror8(int32_t a, uint32_t x)
+{
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+#endif
 
 static inline uint32_t mcu_load_u32(const void *p)
 {
@@ -178,6 +219,45 @@ static inline int8_t mcu_clamp_s8(int32_t y, int32_t lo, int32_t hi)
     return (int8_t)y;
 }
 
+/* ------------------------------------------------------------ hoisted requantization */
+
+/*
+ * mcu_requantize_s8 split into a per-channel part (mcu_rq_make, computed once per channel and
+ * reused for every pixel) and a per-value part (mcu_rq_apply), bit-exact with it on the channels
+ * where mcu_rq_t.fast holds (multiplier != INT32_MIN, shift <= 0; callers take
+ * mcu_requantize_s8 on the others): no left shift, and the doubling high multiply cannot
+ * saturate (that needs x = multiplier = INT32_MIN). The rounding divide's mask and threshold
+ * are precomputed, and remainder > threshold is the sign of threshold - remainder (both lie in
+ * [0, 2^31)).
+ */
+typedef struct {
+    int32_t multiplier, right, mask, half, fast;
+} mcu_rq_t;
+
+static inline mcu_rq_t mcu_rq_make(int32_t multiplier, int32_t shift)
+{
+    mcu_rq_t r;
+    r.multiplier = multiplier;
+    r.fast = multiplier != INT32_MIN && shift <= 0 && shift >= -31;
+    r.right = r.fast ? -shift : 0;
+    r.mask = (int32_t)(((uint32_t)1 << r.right) - 1u);
+    r.half = r.mask >> 1;
+    return r;
+}
+
+/* mcu_requantize_s8(acc, multiplier, shift, ...) of a channel with r->fast. */
+static inline int32_t mcu_rq_apply(int32_t acc, const mcu_rq_t *r, int32_t output_offset, int32_t act_min,
+                                   int32_t act_max)
+{
+    const int32_t high = (int32_t)(((int64_t)acc * (int64_t)r->multiplier + ((int64_t)1 << 30)) >> 31);
+    const int32_t threshold = r->half - (high >> 31); /* + 1 when high < 0 */
+    const int32_t above = (int32_t)((uint32_t)(threshold - (high & r->mask)) >> 31);
+    int32_t y = (high >> r->right) + above + output_offset;
+    y = y < act_min ? act_min : y;
+    y = y > act_max ? act_max : y;
+    return y;
+}
+
 /* ----------------------------------------------------------- shared inner loops (internal) */
 
 /*
@@ -211,6 +291,20 @@ int32_t mcu_internal_dot_s16_s8(const int16_t *col, const int8_t *w, int32_t k, 
 /* Two weight rows against one column: *acc0 += col . w0, *acc1 += col . w1. */
 void mcu_internal_dot2_s16_s8(const int16_t *col, const int8_t *w0, const int8_t *w1, int32_t k, int32_t *acc0,
                               int32_t *acc1);
+
+/*
+ * Two pixels of a 1x1 conv, packed by mcu_internal_col_pw2_pack: for each group of four channels the
+ * four int8 values of pixel a, then those of pixel b (a group of k % 4 values last, zero-padded to
+ * four), 2 * round4(k) bytes. pb may equal pa (one pixel).
+ */
+void mcu_internal_col_pw2_pack(int8_t *buf, const int8_t *pa, const int8_t *pb, int32_t k);
+
+/*
+ * All n output channels of both pixels of a packed pair: out_a[j] = requant(bias[j] + (a + input
+ * offset) . w[j]), out_b likewise (out_b NULL: pixel a only). Two channels x two pixels per step.
+ */
+void mcu_internal_col_pw2_outputs(const int8_t *buf, int32_t k, const int8_t *filter, const int32_t *bias, int32_t n,
+                              const mcu_conv_quant_t *q, int8_t *out_a, int8_t *out_b);
 
 /* All n output channels of one column: out[j] = requant(bias[j] + col . w[j]) (filter rows of length k). */
 void mcu_internal_col_outputs(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias, int32_t n,
