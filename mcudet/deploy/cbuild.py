@@ -37,7 +37,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -143,6 +143,27 @@ HOST_CONFIGS = (
 )
 
 
+def cached_build(out_dir: Path, products: Sequence[Path], build: Callable[[Path], None]) -> bool:
+    """Make ``products`` (paths inside ``out_dir``) once: ``build(tmp)`` fills a fresh folder beside
+    ``out_dir`` that is then renamed to it, so a cache entry is complete or absent. Returns whether
+    it built (False: the entry was there, or a concurrent build of the same key won the rename)."""
+    if all(p.is_file() for p in products):
+        return False
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}-', dir=out_dir.parent))
+    try:
+        build(tmp)
+        try:
+            tmp.rename(out_dir)  # atomic: a concurrent build of the same key keeps its own result
+        except OSError:
+            if not all(p.is_file() for p in products):
+                raise
+            return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return True
+
+
 def build_runtime(config: BuildConfig = BuildConfig(), build_dir: Optional[Path] = None) -> Runtime:
     """Compile the runtime and ``mcu_rt_runner`` for the host (cached); return the runner."""
     build_dir = Path(build_dir) if build_dir is not None else DEFAULT_BUILD_DIR
@@ -151,20 +172,12 @@ def build_runtime(config: BuildConfig = BuildConfig(), build_dir: Optional[Path]
     key = _digest(sources + _headers(), [*flags, _compiler_version(config.cc)])
     out_dir = build_dir / f'{config.name}-{key}'
     exe = out_dir / 'mcu_rt_runner'
-    if not exe.is_file():
-        build_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f'.{config.name}-', dir=build_dir))
-        try:
-            cmd = [config.cc, *flags, '-I', str(RUNTIME_DIR / 'include'), '-I', str(RUNTIME_DIR / 'src'),
-                   *map(str, sources), '-lm', '-o', str(tmp / 'mcu_rt_runner')]
-            _compile(cmd, tmp)
-            try:
-                tmp.rename(out_dir)  # atomic: a concurrent build of the same key keeps its own result
-            except OSError:
-                if not exe.is_file():
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+
+    def build(tmp: Path) -> None:
+        _compile([config.cc, *flags, '-I', str(RUNTIME_DIR / 'include'), '-I', str(RUNTIME_DIR / 'src'),
+                  *map(str, sources), '-lm', '-o', str(tmp / 'mcu_rt_runner')], tmp)
+
+    if cached_build(out_dir, [exe], build):
         _prune(build_dir, config.name, keep=out_dir)
     return Runtime(exe, config)
 

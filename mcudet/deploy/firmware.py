@@ -51,6 +51,7 @@ from .cbuild import (
     _compiler_version,
     _digest,
     _headers,
+    cached_build,
     compile_arm,
     runtime_sources,
 )
@@ -118,18 +119,7 @@ def runtime_objects(cpu: str, dsp: bool) -> list[Path]:
     key = _digest(srcs + _headers(), [cpu, str(dsp), *ARM_CPUS[cpu], _compiler_version(GCC)])
     out = DEFAULT_BUILD_DIR / f'fw-rt-{cpu}-{"dsp" if dsp else "portable"}-{key}'
     objs = [out / (s.stem + '.o') for s in srcs]
-    if not all(o.is_file() for o in objs):
-        DEFAULT_BUILD_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix='.fw-rt-', dir=DEFAULT_BUILD_DIR))
-        try:
-            compile_arm(cpu, dsp, tmp)
-            try:
-                tmp.rename(out)
-            except OSError:  # built concurrently
-                if not all(o.is_file() for o in objs):
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    cached_build(out, objs, lambda tmp: compile_arm(cpu, dsp, tmp))
     return objs
 
 

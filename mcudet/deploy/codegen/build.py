@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from ..cbuild import (
     _compiler_version,
     _digest,
     _headers,
+    cached_build,
     runtime_sources,
 )
 from ..ir import Graph
@@ -66,19 +66,8 @@ def build_runtime_objects(build_dir: Path = DEFAULT_BUILD_DIR, cc: str = 'gcc') 
     key = _digest(srcs + _headers(), [*HOST_FLAGS, _compiler_version(cc)])
     out = build_dir / f'codegen-rt-{key}'
     objs = [out / (s.stem + '.o') for s in srcs]
-    if not all(o.is_file() for o in objs):
-        build_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix='.codegen-rt-', dir=build_dir))
-        try:
-            _compile([cc, *HOST_FLAGS, '-I', str(RUNTIME_DIR / 'include'), '-I', str(RUNTIME_DIR / 'src'),
-                      '-c', *map(str, srcs)], tmp)
-            try:
-                tmp.rename(out)
-            except OSError:
-                if not all(o.is_file() for o in objs):
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    cached_build(out, objs, lambda tmp: _compile([cc, *HOST_FLAGS, '-I', str(RUNTIME_DIR / 'include'), '-I',
+                                                  str(RUNTIME_DIR / 'src'), '-c', *map(str, srcs)], tmp))
     return objs
 
 
