@@ -1,7 +1,8 @@
 """Running a graph from its planned arena, the way the generated C code will, with identical int8 results.
 
 :func:`run_from_arena` keeps every activation in one byte array at the plan's offsets (tile
-buffers per tile, the stage output written window by window), the streamed frame outside it;
+buffers per tile, the stage output written window by window, a stage view in its window of
+the stage output), the streamed frame outside it;
 scratch regions are filled with garbage before each step and dead buffers are scribbled over,
 so a wrong lifetime, offset or overlap changes the result. :func:`overlapping_pairs` checks
 every pair of buffers independently of :meth:`MemoryPlan.validate`.
@@ -85,6 +86,8 @@ def run_from_arena(graph: Graph, plan: MemoryPlan, inputs: Sequence[np.ndarray],
         t = graph.tensor(name)
         if t.is_const:
             return t.data
+        if name in plan.stage_views:  # held in its window of the stage output
+            return read(plan.split_tensor, window)
         if name in outside and name not in plan.buffers:
             full = outside[name]
         elif plan.buffers[name].role == 'tile':
@@ -96,12 +99,12 @@ def run_from_arena(graph: Graph, plan: MemoryPlan, inputs: Sequence[np.ndarray],
         return full if window is None else full[(slice(None), *window.slices(), slice(None))]
 
     def write(name: str, value: np.ndarray, window) -> None:
-        b = plan.buffers[name]
+        b = plan.buffers[plan.split_tensor if name in plan.stage_views else name]
         if b.role == 'tile':
             held[name] = window
             view(name, value.shape)[...] = value
         elif b.role == 'stage_output':
-            view(name, graph.tensor(name).shape)[(slice(None), *window.slices(), slice(None))] = value
+            view(b.name, graph.tensor(b.name).shape)[(slice(None), *window.slices(), slice(None))] = value
         else:
             view(name, value.shape)[...] = value
 
@@ -213,10 +216,10 @@ def test_random_specs_plan_validly(case) -> None:
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    'known planner gap (issue 7, open): when a residual block ends the per-patch stage, the plan keeps '
-    "the project conv's tile output apart from the kept residual and the ADD then writes the stage "
-    'output, while the analytic convention fuses the add into the residual buffer; the plan can exceed '
-    'the analytic peak by that tile output (4 B on a 2-channel hypothesis case)'))
+    'known planner gap (issue 7, open; the stage-ending residual ADD and the project conv over a strided '
+    'in-place depthwise are fixed): with the frame resident, a depthwise that reads a sub-window of its '
+    'input tile cannot run in place (the analytic model counts max(in, out)), and the strided span of an '
+    'in-place depthwise exceeds its dense size; rare small excesses (<= 48 B in 3000 random checks)'))
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_cases())
 def test_random_specs_plan_within_the_analytic_peak(case) -> None:

@@ -76,19 +76,24 @@ def test_vww_resident_input_is_in_the_arena(vww, tmp_path: Path) -> None:
     assert 'resident' in ex.report['memory'] and '#define MODEL_INPUT_RESIDENT 1' in ex.generated.header
 
 
-@pytest.mark.parametrize('grid', [None, (3, 2)])
-def test_synthetic_graph_export(tmp_path: Path, grid) -> None:
+@pytest.mark.parametrize('grid,unit', [(None, None), ((3, 2), 'blocks.3'), ((3, 2), 'blocks.2'),
+                                       ((2, 3), 'blocks.2')])
+def test_synthetic_graph_export(tmp_path: Path, grid, unit) -> None:
+    """Per layer and patch-based; blocks.2 ends with its residual ADD, so the stage's last project
+    conv writes into the stage output and the ADD runs in place there (MemoryPlan.stage_views)."""
     from mcudet.arch import zoo
     from mcudet.deploy.synthetic import graph_from_spec
 
     graph = graph_from_spec(zoo.get_spec('mbv2-w0.35-r144'), input_hw=(48, 48))
-    split = [op for op in graph.ops if op.group == 'blocks.3'][-1].outputs[0] if grid else None
+    split = [op for op in graph.ops if op.group == unit][-1].outputs[0] if grid else None
     rng = np.random.default_rng(1)
     inputs = [[rng.integers(-128, 128, size=graph.tensor(graph.inputs[0]).shape).astype(np.int8)]
               for _ in range(2)]
     ex = export(graph, tmp_path, patches=grid, split=split, inputs=inputs)
     assert ex.report['bitexact_vs_reference'] is True
     assert ex.report['host_ops'] == [] and ex.report['schedule']['grid'] == (list(grid) if grid else None)
+    if unit == 'blocks.2':
+        assert graph.producer(split).kind == 'add' and ex.plan.stage_views
 
 
 def test_cli_end_to_end(vww, tmp_path: Path) -> None:

@@ -152,6 +152,21 @@ def test_inplace_pointwise_expand_and_elementwise(runtime: Runtime) -> None:
         rule = 'expand' if co > ci else 'pointwise'
         h.checks.append(Check(f'{case.label} [{rule} in place]', buf, want, np.dtype(np.int8), call))
         n_conv[rule] += 1
+        if co <= ci and hh > 1:
+            # 'pointwise' over an in-place depthwise's output view: rows further apart than the
+            # dense width (its input's row pitch); the dense output starts at the same address.
+            pitch = (ww + int(rng.integers(1, 4))) * ci
+            frame = rng.integers(-128, 128, size=hh * pitch + 8).astype(np.int8)
+            for r in range(hh):
+                frame[r * pitch:r * pitch + ww * ci] = x[0, r].ravel()
+            buf = prog.buffer(data=frame)
+            call = emit_op(prog, case.graph, case.op, [prog.map(buf, hh, ww, ci, row_stride=pitch)],
+                           prog.map(buf, hh, ww, co), kernel=str(rng.choice(['conv2d', 'conv2d_1x1'])))
+            want = frame.copy()
+            want[:n * co] = y.ravel()
+            h.checks.append(Check(f'{case.label} [pointwise in place, row pitch {pitch}]', buf, want,
+                                  np.dtype(np.int8), call))
+            n_conv['pitched'] = n_conv.get('pitched', 0) + 1
     assert min(n_conv.values()) >= 5, n_conv
     for kind in ('add', 'mul', 'requantize'):
         for case in op_cases(kind, 0, 20):

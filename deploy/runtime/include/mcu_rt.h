@@ -33,7 +33,9 @@
  *     output over an input that dies at the op):
  *       depthwise   mcu_depthwise_conv2d_inplace_s8 (its own entry point, below);
  *       pointwise   mcu_conv2d_1x1_s8 (or mcu_conv2d_s8 on a 1x1 kernel without pads), stride 1,
- *                   dense input and output, out_c <= in_c, output at the input's address;
+ *                   dense output, out_c <= in_c, output at the input's address; the input dense
+ *                   or with a wider row pitch (an in-place depthwise's output view): output pixel
+ *                   p ends before input pixel p + 1 starts in either layout;
  *       expand      the same with out_c > in_c and the output starting at least
  *                   (out_c - in_c) * (pixels - 1) bytes before the input (the input is the
  *                   output's tail); both hold because the kernel reads each input pixel whole into

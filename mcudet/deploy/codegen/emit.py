@@ -298,8 +298,12 @@ def generate(graph: Graph, plan: MemoryPlan, prefix: str = 'model') -> Generated
 
                 def call(o, ins=ins, pads=pads, t_out=t_out, step=step, oh=oh, ow=ow, out_w=out_w, cur=cur,
                          acts=acts):
-                    if t_out == plan.split_tensor:
+                    if t_out == plan.split_tensor or t_out in plan.stage_views:
+                        # a stage view (the project conv before a stage-ending ADD) is written into the
+                        # stage output too; the ADD then runs in place on the same view
                         dst = _crop(split_full, out_w, Window(0, sh, 0, sw))
+                        if step.in_place == 'elementwise' and ins[acts.index(step.in_place_of)] != dst:
+                            raise GraphError(f'{o.label()}: in-place step does not write its input\'s view')
                     elif step.in_place == 'depthwise':
                         src = ins[0]
                         if src.offset != bufs[t_out].offset or cur[acts[0]][0] != src:

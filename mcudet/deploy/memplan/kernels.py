@@ -29,7 +29,10 @@ In-place rules (the output overwrites the input, which dies at the op):
     ADD, MUL (the full-size operand), int8 -> int8 QUANTIZE: element ``i`` is read before it
     is written, so the output takes the input's address.
 
-Only dense inputs (not the strided output of an in-place depthwise) run in place.
+Only dense inputs run in place, except under 'pointwise': its input may also be the strided
+output of an in-place depthwise (row pitch >= w * C; the output stays dense at the input's
+address). Output pixel ``i`` ends at ``(i + 1) * c_out <= (i + 1) * c_in`` bytes, never past the
+start of input pixel ``i + 1`` in any layout whose pixels sit at or after their dense positions.
 
 Scratch (``scratch_fn(call) -> bytes``, :func:`default_scratch_bytes`) follows mcu_rt's size
 queries. The planner asks for every call the generated code will make (every tile of a

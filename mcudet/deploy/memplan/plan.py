@@ -80,6 +80,11 @@ class MemoryPlan:
     activation bytes occupied at any step (no scratch: the paper's convention);
     ``lower_bound_bytes`` is the ``total_bytes`` that no placement under these in-place rules
     and this scratch contract can beat (the busiest step's live bytes and scratch).
+
+    ``stage_views``: tensors of the tile body that have no buffer of their own. When the
+    per-patch stage ends with a residual ADD, the op before it (the project conv) writes each
+    tile's output straight into that tile's window of the stage output, and the ADD runs in
+    place there ('elementwise', ``in_place_of`` that tensor): the paper's fused add.
     """
 
     graph_name: str
@@ -105,6 +110,7 @@ class MemoryPlan:
     alignment: int
     inplace_rules: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    stage_views: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ derived
     @property
@@ -133,7 +139,8 @@ class MemoryPlan:
             return self.buffers[tensor].offset
         except KeyError:
             where = ('outside the arena (streamed input)' if tensor in self.input_tensors
-                     else 'not an activation')
+                     else f'each tile writes it into its window of the stage output {self.split_tensor!r}'
+                     if tensor in self.stage_views else 'not an activation')
             raise MemoryPlanError(f'tensor {tensor!r} has no arena offset: {where}') from None
 
     # ------------------------------------------------------------------ checking
@@ -195,6 +202,7 @@ class MemoryPlan:
             'input_bytes', 'input_resident', 'split_tensor', 'num_stage_steps', 'peak_op', 'peak_live_bytes',
             'activation_peak_bytes', 'lower_bound_bytes', 'heuristic', 'alignment')}
         d.update(input_tensors=list(self.input_tensors), host_ops=list(self.host_ops),
+                 stage_views=list(self.stage_views),
                  inplace_rules=list(self.inplace_rules), notes=list(self.notes),
                  grid=list(self.grid) if self.grid else None, flash=asdict(self.flash),
                  buffers=[asdict(b) for b in self.buffers.values()],
@@ -284,7 +292,7 @@ def solve(problem: Problem, heuristics: Sequence[str], scratch_in_arena: bool = 
         for k in order(blocks, groups, h.split('+')[0]):
             placer.place(groups[k])
         offsets = list(placer.offsets)
-        realized = {}
+        realized = {c.step: c for c in problem.fixed}
         for c in problem.candidates:
             s, d = index[c.src], index[c.dst]
             if offsets[d] == offsets[s] - c.delta and offsets[d] < offsets[s] + blocks[s].size \
@@ -346,4 +354,5 @@ def _make_plan(problem: Problem, specs, offsets, realized, scratch, scratch_off,
         host_ops=problem.host_ops, split_tensor=problem.split_tensor, patch_plan=problem.patch_plan,
         num_stage_steps=problem.num_stage_steps, peak_step=peak, peak_live_bytes=steps[peak].live_bytes,
         activation_peak_bytes=activations, lower_bound_bytes=lower, heuristic=heuristic,
-        alignment=problem.alignment, inplace_rules=inplace, notes=tuple(problem.notes))
+        alignment=problem.alignment, inplace_rules=inplace, notes=tuple(problem.notes),
+        stage_views=problem.stage_views)

@@ -10,6 +10,12 @@ the tile body (each position stands for that op in every tile), the rest follow.
 Lifetimes are closed intervals of positions ``[first, last]``: from the producing step
 to the last reading step (graph outputs: to the end; the stage output and a resident
 input frame: across the whole tile body, since every tile writes or reads them).
+
+When the stage ends with a residual ADD (and the 'elementwise' rule is enabled), the op
+before the ADD (the project conv) has no tile buffer: each tile writes its output straight
+into the tile's window of the stage output, and the ADD then runs in place there (reading
+the kept residual). This is the paper's fused add (``design/figures.md``: the project counts
+``in + max(out, residual)``), done with the runtime's in-place ADD instead of a fused kernel.
 """
 from __future__ import annotations
 
@@ -113,6 +119,10 @@ class Problem:
     alignment: int
     dense_size: dict[str, int] = field(default_factory=dict)  # strided candidates: size if not in place
     notes: list[str] = field(default_factory=list)
+    #: Tile-body tensors held in the stage output (no buffer of their own), see :func:`stage_view_tensor`.
+    stage_views: tuple[str, ...] = ()
+    #: In-place steps that hold whatever the placement (the stage-ending ADD over a stage view).
+    fixed: list[AliasCandidate] = field(default_factory=list)
 
     def lower_bound(self) -> tuple[int, int]:
         """(bytes, step): the busiest step's live bytes plus scratch, with its cheapest in-place
@@ -124,7 +134,8 @@ class Problem:
         for b in self.buffers.values():
             for k in range(b.first, b.last + 1):
                 live[k] += dense[b.name]
-        need = [live[k] + self.scratch[k][None] for k in range(n)]
+        rule_at = {c.step: c.rule for c in self.fixed}
+        need = [live[k] + self.scratch[k][rule_at.get(k)] for k in range(n)]
         for c in self.candidates:
             s = dense[c.src]
             d = align(self.buffers[c.dst].size, self.alignment)  # in place: the span in the input's layout
@@ -213,6 +224,37 @@ def _tile_calls(stage: PatchStage, plan: PatchPlan
     return calls, holds, where
 
 
+def stage_view_tensor(graph: Graph, stage: PatchStage, plan: PatchPlan, rules: tuple[str, ...]
+                      ) -> Optional[str]:
+    """The tensor a stage-ending residual ADD adds to its shortcut, if it can live in the stage output.
+
+    That tensor (the project conv's output) then needs no tile buffer: every tile writes it into
+    its window of the stage output and the ADD overwrites it there in place (mcu_add_s8 with the
+    output the same view as that input; the 'elementwise' rule). It must be int8, read by the ADD
+    only, of the ADD output's shape, and every tile's window of it must be the ADD's window.
+    """
+    unit = stage.units[-1]
+    add = unit.add
+    if add is None or add.outputs[0] != stage.split_tensor or not unit.ops:
+        return None
+    t = unit.ops[-1].outputs[0]
+    if (t not in add.inputs or add.inputs.count(t) != 1 or t in graph.outputs
+            or [op.name for op in graph.consumers(t)] != [add.name]):
+        return None
+    src, out = graph.tensor(t), graph.tensor(add.outputs[0])
+    if src.dtype != 'int8' or out.dtype != 'int8' or tuple(src.shape) != tuple(out.shape):
+        return None
+    which = add.inputs.index(t)
+    for tile in plan.tiles:
+        uw = tile.units[-1]
+        w = uw.layers[-1].out_window
+        shape = _shape(src.shape, w)
+        rule = inplace_rule(add, which, shape, shape, src.dtype, rules)
+        if w != uw.out_window or rule != ('elementwise', 0):
+            return None
+    return t
+
+
 def build_problem(graph: Graph, plan: Optional[PatchPlan], split_tensor: Optional[str], input_resident: bool,
                   int8_frame: bool, scratch_fn: ScratchFn, rules: tuple[str, ...], alignment: int) -> Problem:
     """Schedule, buffers, lifetimes, in-place candidates and scratch sizes of one configuration."""
@@ -223,6 +265,7 @@ def build_problem(graph: Graph, plan: Optional[PatchPlan], split_tensor: Optiona
     ops: list[Op] = [op for op in graph.ops if op.name not in host_ops]
     stage, calls, holds, where = None, {}, {}, {}
     body = 0
+    view = None
     if plan is not None:
         split_tensor = split_tensor or find_split_tensor(graph, plan)
         stage = patch_stage(graph, split_tensor)
@@ -231,6 +274,7 @@ def build_problem(graph: Graph, plan: Optional[PatchPlan], split_tensor: Optiona
                                   f'{graph.name!r} ending at {split_tensor!r}; rebuild it with '
                                   f'plan_from_graph')
         calls, holds, where = _tile_calls(stage, plan)
+        view = stage_view_tensor(graph, stage, plan, rules)
         body = sum(1 for op in graph.ops[:stage.num_ops] if op.name not in host_ops)
         if body == 0:
             raise MemoryPlanError(f'the per-patch stage ending at {split_tensor!r} holds only the input '
@@ -264,6 +308,8 @@ def build_problem(graph: Graph, plan: Optional[PatchPlan], split_tensor: Optiona
         tensor = graph.tensor(t)
         if t == split_tensor:
             buffers[t] = BufferSpec(t, 'stage_output', tensor.shape, tensor.nbytes, 0, last[t])
+        elif t == view:
+            continue  # held in the stage output (stage_view_tensor)
         elif i < body:
             c = tensor.shape[3]
             big = max(holds[t], key=lambda w: w.area)
@@ -271,7 +317,7 @@ def build_problem(graph: Graph, plan: Optional[PatchPlan], split_tensor: Optiona
                                     last[t])
         else:
             buffers[t] = BufferSpec(t, 'tensor', tensor.shape, tensor.nbytes, i, last[t])
-    steps, candidates, scratch = [], [], []
+    steps, candidates, scratch, fixed = [], [], [], []
     dense_size: dict[str, int] = {}
     for i, op in enumerate(ops):
         per_patch = i < body
@@ -279,9 +325,15 @@ def build_problem(graph: Graph, plan: Optional[PatchPlan], split_tensor: Optiona
         acts = tuple(t for t in op.inputs if not graph.tensor(t).is_const)
         steps.append(Step(i, op.name, op.kind, per_patch, acts, op.outputs[0], unit, layer))
         op_calls = calls[op.name] if per_patch else [_Call([None] * len(op.inputs), None, _pads(op))]
-        cands = _candidates(graph, op, i, op_calls, holds, buffers, last, rules, alignment, per_patch,
-                            dense_size)
-        candidates += cands
+        if op.outputs[0] == view:
+            cands = []  # writes the stage output: no in-place option
+        elif view is not None and op.outputs[0] == split_tensor:
+            cands = [AliasCandidate(i, view, split_tensor, 'elementwise', 0)]
+            fixed += cands
+        else:
+            cands = _candidates(graph, op, i, op_calls, holds, buffers, last, rules, alignment, per_patch,
+                                dense_size)
+            candidates += cands
         scratch.append(_scratch(graph, op, op_calls, scratch_fn, [None] + [c.rule for c in cands]))
     notes = []
     pads = [op.name for op in ops if op.kind == 'pad']
@@ -290,8 +342,13 @@ def build_problem(graph: Graph, plan: Optional[PatchPlan], split_tensor: Optiona
                      f'materialize padded copies; fold_pads(graph) merges them into the convolutions')
     if host_ops:
         notes.append(f'{", ".join(host_ops)} quantizes the float input at the source: the frame is int8')
+    if view is not None:
+        notes.append(f'{graph.producer(view).name} writes each tile into the stage output and '
+                     f'{graph.producer(split_tensor).name} adds the residual there in place (no tile buffer '
+                     f'for {view!r})')
     return Problem(graph, steps, buffers, candidates, scratch, frames, input_resident, tuple(external),
-                   host_ops, split_tensor, plan, body, alignment, dense_size, notes)
+                   host_ops, split_tensor, plan, body, alignment, dense_size, notes,
+                   (view,) if view is not None else (), fixed)
 
 
 def _pads(op: Op) -> tuple[int, int, int, int]:
@@ -302,7 +359,8 @@ def _pads(op: Op) -> tuple[int, int, int, int]:
 def _candidates(graph: Graph, op: Op, step: int, op_calls: list[_Call], holds: dict[str, list[Window]],
                 buffers: dict[str, BufferSpec], last: dict[str, int], rules: tuple[str, ...],
                 alignment: int, per_patch: bool, dense_size: dict[str, int]) -> list[AliasCandidate]:
-    """In-place options of one step: dense inputs that die here and whose buffer the output may take.
+    """In-place options of one step: dense inputs that die here and whose buffer the output may take
+    (and, under 'pointwise' only, the strided output of an in-place depthwise: see ``kernels``).
 
     A strided in-place depthwise output grows its buffer to the span it covers in the input's
     layout (``buffers`` is updated; ``dense_size`` keeps the dense size for the placer).
@@ -314,7 +372,7 @@ def _candidates(graph: Graph, op: Op, step: int, op_calls: list[_Call], holds: d
     found = []
     for which, src_name in enumerate(op.inputs):
         src = buffers.get(src_name)
-        if (src is None or last[src_name] != step or src_name in dense_size
+        if (src is None or last[src_name] != step
                 or src_name in graph.outputs or op.inputs.count(src_name) != 1
                 or (src.role == 'tile') != (dst.role == 'tile')):
             continue
@@ -332,7 +390,7 @@ def _candidates(graph: Graph, op: Op, step: int, op_calls: list[_Call], holds: d
             deltas.append(got[1])
             extents.append(depthwise_extent(in_shape, out_shape) if rule == 'depthwise' else 0)
         else:
-            if rule is None:
+            if rule is None or (src_name in dense_size and rule != 'pointwise'):
                 continue
             strided = max(extents) > dst.size
             if strided:
