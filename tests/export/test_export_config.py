@@ -182,6 +182,15 @@ def test_cli_detector_firmware_in_qemu_and_over_budget(shapes_root, tmp_path):
     assert r['instructions'] > r['macs'] and 0 < r['stack_bytes'] < 8192
     assert r['sram_bytes'] <= 256 * 1024 and r['flash_bytes'] > r['weights_bytes']
     assert (out / 'firmware' / 'stm32f412-dsp' / 'firmware.elf').is_file()
+    # The same on the Cortex-M7 profile, portable kernels.
+    m7 = tmp_path / 'fw_m7'
+    proc = run_tool(['python', 'tools/export.py', DET_CONFIG, str(ckpt), '--out', str(m7), '--calib', '4',
+                     '--patches', 'auto', '--board', 'stm32f746', '--run-qemu', '--no-dsp',
+                     '--cfg-options', *_det_options(shapes_root)])
+    assert 'stm32f746 (cortex-m7, portable)' in proc.stdout and 'boxes identical' in proc.stdout
+    r7 = json.loads((m7 / 'report.json').read_text())
+    assert r7['bitexact_vs_reference'] is True and r7['detections_match_reference'] is True
+    assert r7['firmware']['dsp'] is False and r7['instructions'] > r['instructions']
     # Per layer at 160x160 (the config's size): the arena alone is over 256 kB.
     options = [o for o in _det_options(shapes_root) if '.scale=' not in o]
     proc = subprocess.run([sys.executable, 'tools/export.py', DET_CONFIG, str(ckpt), '--out',
