@@ -32,6 +32,9 @@ mcu_status_t mcu_conv2d_generic_s8(const mcu_src_t *in, const int8_t *filter, co
                                    void *scratch)
 {
     int32_t ci, co, kh, kw, taps, oy, ox;
+#if defined(MCU_RT_USE_DSP)
+    int fast;
+#endif
     mcu_status_t st = conv_check(in, filter, win, q, out);
     if (st != MCU_RT_OK) {
         return st;
@@ -44,6 +47,9 @@ mcu_status_t mcu_conv2d_generic_s8(const mcu_src_t *in, const int8_t *filter, co
     if (!mcu_scratch_ok(scratch, mcu_conv2d_s8_scratch_size(win, ci))) {
         return MCU_RT_ERR_ARG;
     }
+#if defined(MCU_RT_USE_DSP)
+    fast = mcu_internal_rqs_layer_ok(taps, bias, co, q);
+#endif
     for (oy = 0; oy < out->h; ++oy) {
         const int32_t y0 = oy * win->stride_h - win->pad_top;
         int32_t ky0, ky1;
@@ -68,7 +74,11 @@ mcu_status_t mcu_conv2d_generic_s8(const mcu_src_t *in, const int8_t *filter, co
                         mcu_internal_col_fill(col, (ky * kw + kx) * ci, taps, px, ci, q->input_offset);
                     }
                 }
-                mcu_internal_col_outputs(col, taps, filter, bias, co, q, dst);
+                if (fast) {
+                    mcu_internal_col_outputs_fast(col, taps, filter, bias, co, q, dst);
+                } else {
+                    mcu_internal_col_outputs(col, taps, filter, bias, co, q, dst);
+                }
             }
 #else
             {

@@ -41,6 +41,7 @@ mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const 
          */
         const int32_t pixels = out->h * out->w;
         int8_t *buf = (int8_t *)scratch;
+        const int fast = mcu_internal_pw2_fast_ok(ci, bias, co, q);
         int32_t p;
         (void)oy;
         (void)ox;
@@ -55,7 +56,11 @@ mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const 
             int8_t *dst_a = out->data + (ptrdiff_t)ya * out->row_stride + (ptrdiff_t)xa * out->pix_stride;
             int8_t *dst_b = out->data + (ptrdiff_t)yb * out->row_stride + (ptrdiff_t)xb * out->pix_stride;
             mcu_internal_col_pw2_pack(buf, src_a, src_b, ci);
-            mcu_internal_col_pw2_outputs(buf, ci, filter, bias, co, q, dst_a, pb != p ? dst_b : NULL);
+            if (fast) {
+                mcu_internal_col_pw2_outputs_fast(buf, ci, filter, bias, co, q, dst_a, pb != p ? dst_b : NULL);
+            } else {
+                mcu_internal_col_pw2_outputs(buf, ci, filter, bias, co, q, dst_a, pb != p ? dst_b : NULL);
+            }
         }
     }
 #else

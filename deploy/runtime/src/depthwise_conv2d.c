@@ -88,60 +88,119 @@ static void dw_block(const int8_t *const *rows, const int32_t *row_pix, int32_t 
 /* Kernels of up to this many taps (7 x 7) take mcu_internal_dw_row_dsp (unpacked weights on the stack). */
 #define MCU_DW_DSP_TAPS 49
 
+/* One tap of four channels: the input word at xp (input offset added) times the unpacked weights at wp. */
+#define MCU_DW_TAP(xp, wp)                                                                                      \
+    do {                                                                                                        \
+        const uint32_t xv_ = mcu_load_u32(xp);                                                                  \
+        const int32_t x02_ = mcu_sxtab16(off2, xv_), x13_ = mcu_sxtab16_ror8(off2, xv_);                         \
+        a0 = mcu_smlabb(x02_, (wp)[0], a0);                                                                     \
+        a2 = mcu_smlatt(x02_, (wp)[0], a2);                                                                     \
+        a1 = mcu_smlabb(x13_, (wp)[1], a1);                                                                     \
+        a3 = mcu_smlatt(x13_, (wp)[1], a3);                                                                     \
+    } while (0)
+
 /*
  * DSP path, depth multiplier 1: channels [0, in_c & ~3) of a whole output row, four channels at a
  * time. Per group the four channels' weights are unpacked once (__sxtb16 pairs, on the stack) and
- * their bias and requantization parameters hoisted; then every pixel of the row accumulates its
- * taps with one word load, two __sxtab16 (input offset added) and four __smlabb / __smlatt per
- * tap. Returns the number of channels done.
+ * their bias and requantization parameters hoisted (mcu_rqs_t where the group allows it); then
+ * every pixel of the row accumulates its taps with one word load, two __sxtab16 (input offset
+ * added) and four __smlabb / __smlatt per tap (MCU_DW_TAP), a kernel row's taps unrolled for
+ * pixels whose taps are all inside the map. Returns the number of channels done.
  */
-static int32_t mcu_internal_dw_row_dsp(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0,
-                                       int32_t ky1, int32_t in_w, int32_t in_c, const int8_t *filter,
-                                       const int32_t *bias, const mcu_window_t *win, const mcu_conv_quant_t *q,
-                                       int8_t *out_row, int32_t out_w, int32_t out_pix_stride)
+static inline __attribute__((always_inline)) int32_t dw_row_dsp_k(
+    const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1, int32_t in_w, int32_t in_c,
+    const int8_t *filter, const int32_t *bias, const mcu_window_t *win, const mcu_conv_quant_t *q, int8_t *out_row,
+    int32_t out_w, int32_t out_pix_stride, const int32_t kw_const)
 {
-    const int32_t kw = win->kernel_w, sw = win->stride_w, dil = win->dilation_w, pad = win->pad_left;
+    /* kw_const: the kernel width as a constant (3, 5 or 7: unrolled interior pixels), or 0 (any width). */
+    const int32_t kw = kw_const != 0 ? kw_const : win->kernel_w;
+    const int32_t sw = win->stride_w, dil = win->dilation_w, pad = win->pad_left;
     const int32_t off2 = mcu_pack2_s16(q->input_offset);
     const int32_t out_off = q->output_offset, act_min = q->act_min, act_max = q->act_max;
     const int32_t *mult = q->multiplier, *shift = q->shift;
+    const int32_t range = mcu_rqs_acc_range(win->kernel_h * kw, q->input_offset);
+    const int full = act_min == -128 && act_max == 127;
+    /*
+     * Output pixels [in0, in1) have all kw taps inside the row (x0 >= 0, x0 + (kw - 1) * dil < in_w);
+     * they take the unrolled taps when kw_const is 3, 5 or 7 (else the range is empty).
+     */
+    const int32_t last = in_w - 1 + pad - (kw - 1) * dil;
+    const int32_t in0 = (pad + sw - 1) / sw;
+    const int32_t in1 = kw_const == 0 ? 0 : last < 0 ? 0 : last / sw + 1 < out_w ? last / sw + 1 : out_w;
     int32_t wk[2 * MCU_DW_DSP_TAPS];
     int32_t c;
     for (c = 0; c + 4 <= in_c; c += 4) {
         mcu_rq_t rq[4];
+        mcu_rqs_t rs[4];
         int32_t b[4];
-        int32_t t, ox, j, fast = 1;
+        int32_t t, ox, j, fast = 1, short_form = 1;
         for (t = ky0 * kw; t < ky1 * kw; ++t) {
             const uint32_t wv = mcu_load_u32(filter + (ptrdiff_t)t * in_c + c);
             wk[2 * t] = mcu_sxtb16(wv);
             wk[2 * t + 1] = mcu_sxtb16_ror8(wv);
         }
         for (j = 0; j < 4; ++j) {
+            b[j] = bias != NULL ? bias[c + j] : 0;
+            short_form = mcu_rqs_make(&rs[j], mult[c + j], shift[c + j], b[j], range, out_off) && short_form;
+        }
+        for (j = 0; j < 4 && !short_form; ++j) {
             rq[j] = mcu_rq_make(mult[c + j], shift[c + j]);
             fast = fast && rq[j].fast;
-            b[j] = bias != NULL ? bias[c + j] : 0;
         }
         for (ox = 0; ox < out_w; ++ox) {
             const int32_t x0 = ox * sw - pad;
             int8_t *dst = out_row + (ptrdiff_t)ox * out_pix_stride + c;
             int32_t a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];
-            int32_t kx0, kx1, ky;
-            mcu_tap_range(x0, in_w, kw, dil, &kx0, &kx1);
-            for (ky = ky0; ky < ky1; ++ky) {
-                const ptrdiff_t step = (ptrdiff_t)dil * row_pix[ky];
-                const int8_t *xp = rows[ky] + (ptrdiff_t)(x0 + kx0 * dil) * row_pix[ky] + c;
-                const int32_t *wp = wk + 2 * (ky * kw + kx0);
-                const int32_t *const wend = wk + 2 * (ky * kw + kx1);
-                for (; wp < wend; wp += 2) {
-                    const uint32_t xv = mcu_load_u32(xp);
-                    const int32_t x02 = mcu_sxtab16(off2, xv), x13 = mcu_sxtab16_ror8(off2, xv);
-                    a0 = mcu_smlabb(x02, wp[0], a0);
-                    a2 = mcu_smlatt(x02, wp[0], a2);
-                    a1 = mcu_smlabb(x13, wp[1], a1);
-                    a3 = mcu_smlatt(x13, wp[1], a3);
-                    xp += step;
+            int32_t ky;
+            if (ox >= in0 && ox < in1) {
+                /* All taps of the pixel's rows inside the map (kw 3, 5 or 7): the row's taps unrolled. */
+                for (ky = ky0; ky < ky1; ++ky) {
+                    const ptrdiff_t step = (ptrdiff_t)dil * row_pix[ky];
+                    const int8_t *xp = rows[ky] + (ptrdiff_t)x0 * row_pix[ky] + c;
+                    const int32_t *wp = wk + 2 * ky * kw;
+                    MCU_DW_TAP(xp, wp);
+                    MCU_DW_TAP(xp + step, wp + 2);
+                    MCU_DW_TAP(xp + 2 * step, wp + 4);
+                    if (kw > 3) {
+                        MCU_DW_TAP(xp + 3 * step, wp + 6);
+                        MCU_DW_TAP(xp + 4 * step, wp + 8);
+                        if (kw > 5) {
+                            MCU_DW_TAP(xp + 5 * step, wp + 10);
+                            MCU_DW_TAP(xp + 6 * step, wp + 12);
+                        }
+                    }
+                }
+            } else {
+                int32_t kx0, kx1;
+                mcu_tap_range(x0, in_w, kw, dil, &kx0, &kx1);
+                for (ky = ky0; ky < ky1 && kx0 < kx1; ++ky) {
+                    const ptrdiff_t step = (ptrdiff_t)dil * row_pix[ky];
+                    const int8_t *xp = rows[ky] + (ptrdiff_t)(x0 + kx0 * dil) * row_pix[ky] + c;
+                    const int32_t *wp = wk + 2 * (ky * kw + kx0);
+                    const int32_t *const wend = wk + 2 * (ky * kw + kx1);
+                    for (; wp < wend; wp += 2) {
+                        MCU_DW_TAP(xp, wp);
+                        xp += step;
+                    }
                 }
             }
-            if (fast) {
+            if (short_form) {
+                const int32_t y0 = mcu_rqs_apply(a0, rs[0].mult, rs[0].right, rs[0].add);
+                const int32_t y1 = mcu_rqs_apply(a1, rs[1].mult, rs[1].right, rs[1].add);
+                const int32_t y2 = mcu_rqs_apply(a2, rs[2].mult, rs[2].right, rs[2].add);
+                const int32_t y3 = mcu_rqs_apply(a3, rs[3].mult, rs[3].right, rs[3].add);
+                if (full) {
+                    dst[0] = (int8_t)mcu_ssat8(y0);
+                    dst[1] = (int8_t)mcu_ssat8(y1);
+                    dst[2] = (int8_t)mcu_ssat8(y2);
+                    dst[3] = (int8_t)mcu_ssat8(y3);
+                } else {
+                    dst[0] = mcu_clamp_s8(y0, act_min, act_max);
+                    dst[1] = mcu_clamp_s8(y1, act_min, act_max);
+                    dst[2] = mcu_clamp_s8(y2, act_min, act_max);
+                    dst[3] = mcu_clamp_s8(y3, act_min, act_max);
+                }
+            } else if (fast) {
                 dst[0] = (int8_t)mcu_rq_apply(a0, &rq[0], out_off, act_min, act_max);
                 dst[1] = (int8_t)mcu_rq_apply(a1, &rq[1], out_off, act_min, act_max);
                 dst[2] = (int8_t)mcu_rq_apply(a2, &rq[2], out_off, act_min, act_max);
@@ -155,6 +214,31 @@ static int32_t mcu_internal_dw_row_dsp(const int8_t *const *rows, const int32_t 
         }
     }
     return c;
+}
+
+/*
+ * DSP path, depth multiplier 1: channels [0, in_c & ~3) of a whole output row, four channels at a
+ * time (dw_row_dsp_k, compiled for kernel widths 3, 5, 7 and any). Returns the number of channels done.
+ */
+static int32_t mcu_internal_dw_row_dsp(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0,
+                                       int32_t ky1, int32_t in_w, int32_t in_c, const int8_t *filter,
+                                       const int32_t *bias, const mcu_window_t *win, const mcu_conv_quant_t *q,
+                                       int8_t *out_row, int32_t out_w, int32_t out_pix_stride)
+{
+    switch (win->kernel_w) {
+    case 3:
+        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, bias, win, q, out_row, out_w,
+                            out_pix_stride, 3);
+    case 5:
+        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, bias, win, q, out_row, out_w,
+                            out_pix_stride, 5);
+    case 7:
+        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, bias, win, q, out_row, out_w,
+                            out_pix_stride, 7);
+    default:
+        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, bias, win, q, out_row, out_w,
+                            out_pix_stride, 0);
+    }
 }
 #endif
 

@@ -86,6 +86,31 @@ static inline int32_t mcu_smlatt(int32_t a, int32_t b, int32_t acc)
 
 #endif /* MCU_RT_EMULATE_ACLE */
 
+/*
+ * mcu_smmulr(a, b) = (a * b + 2^31) >> 32 (int64 product, arithmetic shift): SMMULR.
+ * mcu_ssat8(y) = y clamped to [-128, 127]: SSAT #8.
+ */
+#if defined(MCU_RT_EMULATE_ACLE)
+static inline int32_t mcu_smmulr(int32_t a, int32_t b)
+{
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
+}
+
+static inline int32_t mcu_ssat8(int32_t y)
+{
+    return y < -128 ? -128 : y > 127 ? 127 : y;
+}
+#else
+static inline int32_t mcu_smmulr(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+#define mcu_ssat8(y) __ssat((y), 8)
+#endif
+
 /* Rotate right by 8: with mcu_sxtb16 gives bytes 1 and 3. */
 static inline uint32_t mcu_ror8(uint32_t x)
 {
@@ -258,6 +283,65 @@ static inline int32_t mcu_rq_apply(int32_t acc, const mcu_rq_t *r, int32_t outpu
     return y;
 }
 
+#if defined(MCU_RT_USE_DSP)
+/*
+ * A shorter exact form of mcu_requantize_s8 (before the clamp) for the DSP kernels, valid for a
+ * channel when mcu_rqs_make returns 1, i.e. when (checked with int64 arithmetic), with A a bound
+ * on |acc| (|bias| + acc_range, where the caller passes a bound acc_range on |acc - bias|, e.g.
+ * taps * 128 * 256 for int8 inputs and weights with |input_offset| <= 128):
+ *   - A < 2^30 (so 2 * acc fits int32);
+ *   - shift in [-30, -1] (R = -shift >= 1: a right shift, no left shift);
+ *   - with add = output_offset * 2^R + 2^(R-1) and H = A + 1: |add| + H + 1 <= 2^31 - 1.
+ * Then:
+ *   1. high = (acc * mult + 2^30) >> 31 (int8.md step 2, floor; the gemmlowp nudge-and-truncate
+ *      form equals this floor, and cannot saturate as |acc| < 2^31 / 2) equals
+ *      SMMULR(2 * acc, mult) = (2 * acc * mult + 2^31) >> 32, 2 * acc fitting int32;
+ *      |high| <= |acc| * |mult| / 2^31 + 1 <= A + 1 = H as |mult| <= 2^31.
+ *   2. With high = q * 2^R + rem (0 <= rem < 2^R), step 3 is q + (rem >= 2^(R-1) + (high < 0)),
+ *      which is (high + 2^(R-1) - (high < 0)) >> R; the output offset times 2^R is added inside
+ *      the shift (exact: it is a multiple of 2^R). So
+ *      y = (high + add + (high >> 31)) >> R,
+ *      without int32 overflow by the last condition.
+ * The clamp to [act_min, act_max] follows (mcu_ssat8 when that range is [-128, 127]).
+ */
+typedef struct {
+    int32_t mult, right, add;
+} mcu_rqs_t;
+
+static inline int mcu_rqs_make(mcu_rqs_t *r, int32_t multiplier, int32_t shift, int32_t bias, int32_t acc_range,
+                               int32_t output_offset)
+{
+    const int64_t a = (bias < 0 ? -(int64_t)bias : (int64_t)bias) + (int64_t)acc_range;
+    int64_t add;
+    if (shift > -1 || shift < -30 || acc_range < 0 || a >= ((int64_t)1 << 30)) {
+        return 0;
+    }
+    add = (int64_t)output_offset * ((int64_t)1 << -shift) + ((int64_t)1 << (-shift - 1));
+    if ((add < 0 ? -add : add) + (a + 1) + 1 > (int64_t)INT32_MAX) {
+        return 0;
+    }
+    r->mult = multiplier;
+    r->right = -shift;
+    r->add = (int32_t)add;
+    return 1;
+}
+
+static inline int32_t mcu_rqs_apply(int32_t acc, int32_t mult, int32_t right, int32_t add)
+{
+    const int32_t high = mcu_smmulr(acc * 2, mult);
+    return (high + add + (high >> 31)) >> right;
+}
+
+/* A bound on |acc - bias| of a sum of `taps` products (x + input_offset) * w, or -1 when none fits. */
+static inline int32_t mcu_rqs_acc_range(int32_t taps, int32_t input_offset)
+{
+    if (input_offset < -128 || input_offset > 128 || taps < 0 || taps > 16383) {
+        return -1;
+    }
+    return taps * (128 * 256);
+}
+#endif
+
 /* ----------------------------------------------------------- shared inner loops (internal) */
 
 /*
@@ -305,6 +389,26 @@ void mcu_internal_col_pw2_pack(int8_t *buf, const int8_t *pa, const int8_t *pb, 
  */
 void mcu_internal_col_pw2_outputs(const int8_t *buf, int32_t k, const int8_t *filter, const int32_t *bias, int32_t n,
                               const mcu_conv_quant_t *q, int8_t *out_a, int8_t *out_b);
+
+/*
+ * Whether a layer has a bias and every one of its n channels passes mcu_rqs_make for sums of k
+ * products (checked once per call of the layer).
+ */
+int mcu_internal_rqs_layer_ok(int32_t k, const int32_t *bias, int32_t n, const mcu_conv_quant_t *q);
+
+/*
+ * mcu_internal_rqs_layer_ok for a 1x1 layer (k input channels, n output channels), k also a
+ * multiple of 4: mcu_internal_col_pw2_outputs_fast may replace mcu_internal_col_pw2_outputs.
+ */
+int mcu_internal_pw2_fast_ok(int32_t k, const int32_t *bias, int32_t n, const mcu_conv_quant_t *q);
+
+/* mcu_internal_col_outputs, bit-exact, on a layer where mcu_internal_rqs_layer_ok(k, ...) holds. */
+void mcu_internal_col_outputs_fast(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias,
+                                   int32_t n, const mcu_conv_quant_t *q, int8_t *out);
+
+/* mcu_internal_col_pw2_outputs, bit-exact, on a layer where mcu_internal_pw2_fast_ok holds. */
+void mcu_internal_col_pw2_outputs_fast(const int8_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
+                                       int32_t n, const mcu_conv_quant_t *q, int8_t *out_a, int8_t *out_b);
 
 /* All n output channels of one column: out[j] = requant(bias[j] + col . w[j]) (filter rows of length k). */
 void mcu_internal_col_outputs(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias, int32_t n,
