@@ -101,6 +101,7 @@ def test_cli_exports_a_detector_bit_exactly(shapes_root, tmp_path, schedule):
     assert r['bitexact_vs_reference'] is True and r['input_bytes'] == SIZE * SIZE * 3
     assert len(r['output_tensors']) == 3 and r['detections_match_reference'] is True
     assert 'detection post-processing' in proc.stdout
+    assert 'detections (model_detect) vs decode_yolo: identical' in proc.stdout
     if schedule:
         assert r['schedule']['grid'] is not None and r['schedule']['split_tensor'].startswith('blocks.')
     assert not list(tmp_path.glob('.fw.*'))  # no staging folder left behind
