@@ -372,10 +372,6 @@ void mcu_internal_col_fill(int16_t *col, int32_t p, int32_t k, const int8_t *px,
 /* acc + sum_i col[i] * w[i] over a k-long column (reordered layout) and k int8 weights. */
 int32_t mcu_internal_dot_s16_s8(const int16_t *col, const int8_t *w, int32_t k, int32_t acc);
 
-/* Two weight rows against one column: *acc0 += col . w0, *acc1 += col . w1. */
-void mcu_internal_dot2_s16_s8(const int16_t *col, const int8_t *w0, const int8_t *w1, int32_t k, int32_t *acc0,
-                              int32_t *acc1);
-
 /*
  * Two pixels of a 1x1 conv, packed by mcu_internal_col_pw2_pack: for each group of four channels the
  * four int8 values of pixel a, then those of pixel b (a group of k % 4 values last, zero-padded to
