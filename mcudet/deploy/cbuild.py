@@ -48,6 +48,7 @@ import numpy as np
 from mcudet.patch.plan import PatchPlan, Window
 
 from .ir import Graph, Op
+from .memplan.kernels import inplace_depthwise_scratch
 from .ops import normalize_axes
 from .patch_exec import patch_stage
 from .reference import nearest_index
@@ -556,6 +557,8 @@ def scratch_size(graph: Graph, op: Op, inplace: bool = False, in_w: Optional[int
 
     if op.kind == 'conv2d':
         _, kh, kw, ci = graph.tensor(op.inputs[1]).shape
+        if (kh, kw) == (1, 1) and not any(op.attrs.padding.as_tuple()):
+            return 4 * round4(ci)  # mcu_conv2d_1x1_s8: two pixels widened to int16
         return 2 * round4(kh * kw * ci)
     if op.kind == 'fully_connected':
         return 2 * round4(graph.tensor(op.inputs[1]).shape[1])
@@ -563,16 +566,23 @@ def scratch_size(graph: Graph, op: Op, inplace: bool = False, in_w: Optional[int
         _, h, w, c = graph.tensor(op.inputs[0]).shape
         oh = graph.tensor(op.outputs[0]).shape[1] if out_h is None else out_h
         top = op.attrs.padding.top if pad_top is None else pad_top
-        return min(top + 1, oh) * (w if in_w is None else in_w) * c
+        return inplace_depthwise_scratch(top, oh, w if in_w is None else in_w, c)
     return 0
 
 
 def emit_depthwise_inplace(prog: Program, graph: Graph, op: Op, io: View, out_hw: tuple[int, int],
-                           pads: Optional[Sequence[int]] = None) -> int:
-    """``mcu_depthwise_conv2d_inplace_s8`` on ``io``: the output lands at the same origin and strides."""
+                           pads: Optional[Sequence[int]] = None, out: Optional[View] = None) -> int:
+    """``mcu_depthwise_conv2d_inplace_s8`` over the input view ``io``.
+
+    ``out``: where the output goes (``mcu_rt.h``: ``io``'s own view, or a pixel-dense view at or
+    before it in the same buffer); default the same view, cut to ``out_hw``.
+    """
     a, p = op.attrs, op.params
     pp = list(pads) if pads is not None else list(a.padding.as_tuple())
-    args = io.args() + list(out_hw) + _conv_consts(prog, graph, op)
+    dst = out if out is not None else replace(io, h=out_hw[0], w=out_hw[1])
+    if (dst.h, dst.w) != tuple(out_hw) or dst.buf != io.buf:
+        raise ValueError(f'{op.label()}: in-place output {dst} is not {out_hw} in the input\'s buffer')
+    args = io.args() + dst.args() + _conv_consts(prog, graph, op)
     args += window_args(a.kernel, a.stride, a.dilation, pp) + [p.input_offset, p.output_offset, p.act_min,
                                                               p.act_max]
     return prog.call('depthwise_inplace', args)

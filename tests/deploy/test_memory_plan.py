@@ -70,8 +70,12 @@ def test_mobilenet_v2_reproduces_the_paper_figures() -> None:
     patched = plan_memory(graph, make_patch_plan(spec, 224, 4, 5), inplace=PAPER_INPLACE)
     check(patched)
     assert patched.activation_peak_bytes == 175_616  # 171.5 kB: block 4's expand in the per-layer stage
-    # what the depthwise row buffer costs on top, at block 4's depthwise (2 rows x 28 x 192)
-    assert patched.total_bytes - patched.activation_peak_bytes == 2 * 28 * 192
+    # the kernels' scratch on top: only the busiest step's (block 4's projection, its widened pixels);
+    # an in-place depthwise keeps a ring of one 16-channel slice (block 4: 2 rows x 28 x 16, not x 192)
+    steps = {s.op: s for s in patched.steps}
+    assert steps['blocks.4.dw'].in_place == 'depthwise' and steps['blocks.4.dw'].scratch_bytes == 2 * 28 * 16
+    peak = patched.steps[patched.peak_step]
+    assert patched.total_bytes - patched.activation_peak_bytes == peak.scratch_bytes
     # the default rules also run expansions in place: below the paper's convention
     assert plan_memory(graph, input_resident=True).total_bytes < layer.activation_peak_bytes
 

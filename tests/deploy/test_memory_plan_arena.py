@@ -70,14 +70,6 @@ def run_from_arena(graph: Graph, plan: MemoryPlan, inputs: Sequence[np.ndarray],
     def view(name: str, shape: tuple[int, ...]) -> np.ndarray:
         b = plan.buffers[name]
         dtype = np.dtype(DTYPES[graph.tensor(name).dtype])
-        if b.view_of is not None:  # an in-place depthwise output keeps its input's row pitch
-            src = plan.buffers[b.view_of]
-            width = held[b.view_of].hw[1] if src.role == 'tile' else graph.tensor(b.view_of).shape[2]
-            n, h, w, c = shape
-            span = ((h - 1) * width + w) * c
-            assert span <= b.size, f'{name}: {span} bytes do not fit its {b.size}-byte buffer'
-            return np.lib.stride_tricks.as_strided(arena[b.offset:b.offset + span].view(dtype), shape,
-                                                   (0, width * c, c, 1))
         n = int(np.prod(shape)) * dtype.itemsize
         assert n <= b.size, f'{name}: {n} bytes do not fit its {b.size}-byte buffer'
         return arena[b.offset:b.offset + n].view(dtype).reshape(shape)
@@ -215,11 +207,6 @@ def test_random_specs_plan_validly(case) -> None:
     assert np.array_equal(run_from_arena(graph, plan_memory(graph, plan), [x])[0], run(graph, [x])[0])
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    'known planner gap (issue 7, open; the stage-ending residual ADD and the project conv over a strided '
-    'in-place depthwise are fixed): with the frame resident, a depthwise that reads a sub-window of its '
-    'input tile cannot run in place (the analytic model counts max(in, out)), and the strided span of an '
-    'in-place depthwise exceeds its dense size; rare small excesses (<= 48 B in 3000 random checks)'))
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_cases())
 def test_random_specs_plan_within_the_analytic_peak(case) -> None:
@@ -231,7 +218,12 @@ def test_random_specs_plan_within_the_analytic_peak(case) -> None:
         # byte alignment: odd tensor sizes would otherwise add up to 3 bytes per live buffer
         mp = plan_memory(graph, plan, input_resident=resident, alignment=1)
         bound = report.patch_peak_with_input_bytes if resident else report.patch_peak_bytes
-        assert mp.total_bytes <= bound + mp.scratch_bytes, (mp.summary(), bound)
+        # The analytic model runs every depthwise in place for free; the kernel declares a row ring.
+        assert mp.total_bytes <= bound + mp.kernel_scratch_bytes, (mp.summary(), bound)
+        if mp.total_bytes > bound + mp.scratch_bytes:
+            # only where the planner gave a depthwise its own output, in place costing more (its ring)
+            outside = [s for s in mp.steps if s.kind == 'depthwise_conv2d' and s.in_place is None]
+            assert outside, (mp.summary(), mp.table(), bound)
 
 
 # ---------------------------------------------------------------------- vww.tflite

@@ -233,6 +233,29 @@ class Harness:
         self.checks.append(Check(f'{case.label} [depthwise in place]', buf, want, frame.dtype, call))
         return True
 
+    def add_inplace_dense_case(self, case: OpCase) -> bool:
+        """The depthwise case through the in-place kernel with a dense output at the start of a buffer
+        whose crop is the input (mcu_rt.h's second layout: the memory plan's tile buffers)."""
+        op = case.op
+        x = case.inputs[0]
+        in_hw, out_hw = x.shape[1:3], case.expected.shape[1:3]
+        if not inplace_ok(op, in_hw, out_hw):
+            return False
+        h, w, c = nhwc(x.shape)
+        r0, c0 = (int(v) for v in self.rng.integers(0, 3, size=2))
+        fh, fw = h + r0 + int(self.rng.integers(0, 2)), w + c0 + int(self.rng.integers(0, 3))
+        frame = self.rng.integers(-128, 128, size=(fh, fw, c)).astype(np.int8)
+        frame[r0:r0 + h, c0:c0 + w] = x[0]
+        buf = self.prog.buffer(data=frame)
+        view = self.prog.map(buf, h, w, c, offset=(r0 * fw + c0) * c, row_stride=fw * c, pix_stride=c)
+        out = self.prog.map(buf, *out_hw, c, offset=0, row_stride=out_hw[1] * c, pix_stride=c)
+        call = emit_depthwise_inplace(self.prog, case.graph, op, view, out_hw, out=out)
+        want = frame.copy().reshape(-1)
+        want[:case.expected.size] = case.expected.reshape(-1)
+        self.checks.append(Check(f'{case.label} [depthwise in place, dense output]', buf,
+                                 want.reshape(frame.shape), frame.dtype, call))
+        return True
+
     def verify(self, runtime: Runtime) -> Result:
         """Run the program; fail with every mismatching case named."""
         res = runtime.run(self.prog)

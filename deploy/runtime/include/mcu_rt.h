@@ -228,7 +228,10 @@ mcu_status_t mcu_conv2d_s8(const mcu_src_t *in, const int8_t *filter, const int3
                            const mcu_window_t *win, const mcu_conv_quant_t *q, const mcu_dst_t *out,
                            void *scratch);
 
-/** 2 * round_up(kh * kw * in_c, 4) bytes: one output pixel's int16 im2col column. */
+/**
+ * 2 * round_up(kh * kw * in_c, 4) bytes: one output pixel's int16 im2col column; for a 1x1 kernel
+ * without pads (handed to mcu_conv2d_1x1_s8) mcu_conv2d_1x1_s8_scratch_size(in_c).
+ */
 size_t mcu_conv2d_s8_scratch_size(const mcu_window_t *win, int32_t in_c);
 
 /** The general kernel of mcu_conv2d_s8 (no dispatch); same arguments and scratch size. */
@@ -245,7 +248,10 @@ mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const 
                                const mcu_window_t *win, const mcu_conv_quant_t *q, const mcu_dst_t *out,
                                void *scratch);
 
-/** 2 * round_up(in_c, 4) bytes (the input pixel widened to int16). */
+/**
+ * 4 * round_up(in_c, 4) bytes: two input pixels widened to int16 (the DSP path; the portable path
+ * widens one pixel into the first half).
+ */
 size_t mcu_conv2d_1x1_s8_scratch_size(int32_t in_c);
 
 /**
@@ -262,24 +268,34 @@ size_t mcu_depthwise_conv2d_s8_scratch_size(void);
 
 /**
  * DEPTHWISE_CONV_2D in place: the output overwrites the input. `map` is the input window
- * (h x w x c); the output (out_h x out_w x c) is written through the same pointer and strides,
- * i.e. output pixel (y, x) lands where input pixel (y, x) was.
+ * (h x w x c); `out` (out->h x out->w x c) is written over it in one of two layouts:
+ *   - the same view (out->data, row_stride and pix_stride equal map's): output pixel (y, x)
+ *     lands where input pixel (y, x) was (any strides, e.g. a channel slice of a wider map);
+ *   - pixel-dense (map->pix_stride == out->pix_stride == c), out->data at or before map->data
+ *     by a multiple of c, out->row_stride <= map->row_stride, both row strides multiples of c:
+ *     e.g. a dense output at the start of the buffer that holds map, a crop of it. The bytes
+ *     from out->data on that the output covers must be free apart from map (the caller's
+ *     memory plan: the rest of the dying input buffer).
+ * Either way output channel ch lands only on bytes of input channel ch, and output row y ends
+ * before input row y + 1 starts.
  *
- * Legal when (checked, else MCU_RT_ERR_SHAPE): depth multiplier 1 (out channels = map->c),
- * out_h <= map->h and out_w <= map->w, and out_h x out_w is the window's output size on the
- * map. The memory plan decides the rest: the input must be dead after this op (no residual
- * shortcut or other reader). Pixels of the window outside the output keep stale input values.
- * Any kernel, stride, dilation and pads are supported.
+ * Legal when (checked, else MCU_RT_ERR_SHAPE): depth multiplier 1 (out->c = map->c),
+ * out->h <= map->h and out->w <= map->w, out->h x out->w is the window's output size on the
+ * map, and one of the layouts above. The memory plan decides the rest: the input must be dead
+ * after this op (no residual shortcut or other reader). Pixels of the map outside the output
+ * keep stale input values. Any kernel, stride, dilation and pads are supported.
  *
- * Rows are computed top to bottom; before output row y overwrites input row y, that row is saved
- * in a ring of the last min(pad_top + 1, out_h) input rows in the scratch, from which input rows at
- * or above the current output row are read. The memory saved against a separate output buffer is
- * out_h * out_w * c - scratch bytes. scratch: mcu_depthwise_conv2d_inplace_s8_scratch_size(win,
- * map->w, map->c, out_h) = min(pad_top + 1, out_h) * w * c bytes.
+ * The map is done in slices of 16 channels (the last one narrower), one after the other.
+ * Within a slice rows are computed top to bottom; before output row y is written, the slice of
+ * input row y is saved in a ring of the last min(pad_top + 1, out_h) input rows in the scratch,
+ * from which input rows at or above the current output row are read. The memory saved against
+ * a separate output buffer is out_h * out_w * c - scratch bytes. scratch:
+ * mcu_depthwise_conv2d_inplace_s8_scratch_size(win, map->w, map->c, out->h) =
+ * min(pad_top + 1, out_h) * w * min(c, 16) bytes.
  */
-mcu_status_t mcu_depthwise_conv2d_inplace_s8(const mcu_dst_t *map, int32_t out_h, int32_t out_w,
-                                             const int8_t *filter, const int32_t *bias,
-                                             const mcu_window_t *win, const mcu_conv_quant_t *q, void *scratch);
+mcu_status_t mcu_depthwise_conv2d_inplace_s8(const mcu_dst_t *map, const mcu_dst_t *out, const int8_t *filter,
+                                             const int32_t *bias, const mcu_window_t *win,
+                                             const mcu_conv_quant_t *q, void *scratch);
 
 size_t mcu_depthwise_conv2d_inplace_s8_scratch_size(const mcu_window_t *win, int32_t in_w, int32_t c,
                                                     int32_t out_h);

@@ -11,6 +11,11 @@ size_t mcu_conv2d_s8_scratch_size(const mcu_window_t *win, int32_t in_c)
     if (win == NULL || win->kernel_h <= 0 || win->kernel_w <= 0 || in_c <= 0) {
         return 0;
     }
+    /* mcu_conv2d_s8 hands a 1x1 kernel without pads (and this scratch) to mcu_conv2d_1x1_s8. */
+    if (win->kernel_h == 1 && win->kernel_w == 1 && win->pad_top == 0 && win->pad_bottom == 0 &&
+        win->pad_left == 0 && win->pad_right == 0) {
+        return mcu_conv2d_1x1_s8_scratch_size(in_c);
+    }
     return 2u * mcu_round4((size_t)win->kernel_h * (size_t)win->kernel_w * (size_t)in_c);
 }
 

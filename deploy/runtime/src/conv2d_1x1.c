@@ -1,8 +1,8 @@
 /*
  * CONV_2D 1x1 without pads, any stride: the hot path of inverted-residual blocks. Every output
  * pixel is its input pixel times the [out_c][in_c] filter matrix. DSP path: pixels in pairs, both
- * copied (int8) into the scratch, then two filter rows x two pixels per step (__sxtab16 adds the
- * input offset while unpacking, __smlad; dsp_column.c). Portable path: each input pixel widened to
+ * widened once to int16 (input offset added, reordered for __smlad) into the scratch, then two
+ * filter rows x two pixels per step (dsp_column.c). Portable path: each input pixel widened to
  * int16 (input offset added) in the scratch, then four filter rows at a time (portable_column.c).
  * Because a pixel is read whole before its outputs are written, in raster order, the output may
  * overlap the input (see mcu_rt.h: in place).
@@ -11,7 +11,8 @@
 
 size_t mcu_conv2d_1x1_s8_scratch_size(int32_t in_c)
 {
-    return in_c > 0 ? 2u * mcu_round4((size_t)in_c) : 0;
+    /* Two pixels widened to int16 (the DSP path); the portable path uses the first half. */
+    return in_c > 0 ? 4u * mcu_round4((size_t)in_c) : 0;
 }
 
 mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const int32_t *bias,
@@ -35,12 +36,14 @@ mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const 
 #if defined(MCU_RT_USE_DSP)
     {
         /*
-         * Pixels in raster-order pairs: both are copied into the scratch (2 * round4(in_c) bytes,
+         * Pixels in raster-order pairs: both are widened into the scratch (4 * round4(in_c) bytes,
          * interleaved by mcu_internal_col_pw2_pack) before either's outputs are written, so the in-place
-         * uses of mcu_rt.h hold (output pixel p ends before input pixel p + 1 starts).
+         * uses of mcu_rt.h hold (output pixel p ends before input pixel p + 1 starts). Widening once
+         * per pair, not once per filter row, is what keeps the inner loop at 16 instructions per
+         * 16 MACs plus the loop test.
          */
         const int32_t pixels = out->h * out->w;
-        int8_t *buf = (int8_t *)scratch;
+        int16_t *buf = (int16_t *)scratch;
         const int fast = mcu_internal_pw2_fast_ok(ci, bias, co, q);
         int32_t p;
         (void)oy;
@@ -55,7 +58,7 @@ mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const 
                                   (ptrdiff_t)(xb * win->stride_w) * in->pix_stride;
             int8_t *dst_a = out->data + (ptrdiff_t)ya * out->row_stride + (ptrdiff_t)xa * out->pix_stride;
             int8_t *dst_b = out->data + (ptrdiff_t)yb * out->row_stride + (ptrdiff_t)xb * out->pix_stride;
-            mcu_internal_col_pw2_pack(buf, src_a, src_b, ci);
+            mcu_internal_col_pw2_pack(buf, src_a, src_b, ci, q->input_offset);
             if (fast) {
                 mcu_internal_col_pw2_outputs_fast(buf, ci, filter, bias, co, q, dst_a, pb != p ? dst_b : NULL);
             } else {

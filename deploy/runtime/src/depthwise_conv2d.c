@@ -6,7 +6,7 @@
  * taps, not channels, so the dual __smlad has no pair of products to add); kernels of up to 7 x 7
  * taps go channel group by channel group over a whole row (mcu_internal_dw_row_dsp), the group's
  * unpacked weights and requantization parameters hoisted out of the pixel loop. Portable path (depth multiplier
- * 1, at least 16 channels): blocks of 16 channels, see dw_block.
+ * 1, at least 4 channels): blocks of 16 channels (of 4 below 16 channels), see dw_block.
  */
 #include "mcu_rt_internal.h"
 
@@ -18,7 +18,7 @@ size_t mcu_depthwise_conv2d_s8_scratch_size(void)
 /* Output channels [c_begin, oc_n) of one output pixel, one channel at a time. */
 static void dw_pixel_scalar(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1,
                             int32_t kx0, int32_t kx1, int32_t x0, int32_t c_begin, int32_t oc_n,
-                            const int8_t *filter, const int32_t *bias, const mcu_window_t *win, int32_t m,
+                            const int8_t *filter, int32_t fstride, const int32_t *bias, const mcu_window_t *win, int32_t m,
                             const mcu_conv_quant_t *q, int8_t *dst)
 {
     int32_t oc, ky, kx;
@@ -29,7 +29,7 @@ static void dw_pixel_scalar(const int8_t *const *rows, const int32_t *row_pix, i
             const int8_t *row = rows[ky];
             for (kx = kx0; kx < kx1; ++kx) {
                 const int8_t x = row[(ptrdiff_t)(x0 + kx * win->dilation_w) * row_pix[ky] + ic];
-                acc += (x + q->input_offset) * filter[(ky * win->kernel_w + kx) * oc_n + oc];
+                acc += (x + q->input_offset) * filter[(ky * win->kernel_w + kx) * fstride + oc];
             }
         }
         dst[oc] = mcu_requantize_s8(acc, q->multiplier[oc], q->shift[oc], q->output_offset, q->act_min, q->act_max);
@@ -38,7 +38,8 @@ static void dw_pixel_scalar(const int8_t *const *rows, const int32_t *row_pix, i
 
 #if !defined(MCU_RT_USE_DSP)
 /*
- * Portable path, depth multiplier 1: channels [c, c + 16) of one output pixel, 16 accumulators.
+ * Portable path, depth multiplier 1: channels [c, c + nb) of one output pixel (nb: 16, or 4 for
+ * the in-place kernel's four-channel slices), nb accumulators.
  * The innermost loop runs a fixed count over channels, contiguous in the input pixel and in the
  * filter: a shape that a compiler's cheapest auto-vectorizer (GCC -O2) handles, the accumulators
  * staying in registers across the taps. (int16_t)(x + input_offset) is exact (the caller checks
@@ -46,38 +47,39 @@ static void dw_pixel_scalar(const int8_t *const *rows, const int32_t *row_pix, i
  */
 #define MCU_DW_BLOCK 16
 
-static void dw_block(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1, int32_t kx0,
-                     int32_t kx1, int32_t x0, int32_t c, int32_t oc_n, const int8_t *filter, const int32_t *bias,
-                     const mcu_window_t *win, const mcu_conv_quant_t *q, int8_t *dst)
+static inline __attribute__((always_inline)) void dw_block(
+    const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1,
+    int32_t x0, int32_t c, int32_t fstride, const int8_t *filter, const int32_t *bias, const mcu_window_t *win,
+    const mcu_conv_quant_t *q, int8_t *dst, const int32_t nb)
 {
     const int32_t off = q->input_offset;
     int32_t acc[MCU_DW_BLOCK];
     int32_t ky, kx, j;
-    for (j = 0; j < MCU_DW_BLOCK; ++j) {
+    for (j = 0; j < nb; ++j) {
         acc[j] = 0;
     }
     if (bias != NULL) {
-        for (j = 0; j < MCU_DW_BLOCK; ++j) {
+        for (j = 0; j < nb; ++j) {
             acc[j] = bias[c + j];
         }
     }
     for (ky = ky0; ky < ky1 && kx0 < kx1; ++ky) {
         const ptrdiff_t step = (ptrdiff_t)win->dilation_w * row_pix[ky];
         const int8_t *xp = rows[ky] + (ptrdiff_t)(x0 + kx0 * win->dilation_w) * row_pix[ky] + c;
-        const int8_t *wp = filter + (ptrdiff_t)(ky * win->kernel_w + kx0) * oc_n + c;
+        const int8_t *wp = filter + (ptrdiff_t)(ky * win->kernel_w + kx0) * fstride + c;
         for (kx = kx0; kx < kx1; ++kx) {
-            for (j = 0; j < MCU_DW_BLOCK; ++j) {
+            for (j = 0; j < nb; ++j) {
                 acc[j] += (int16_t)(xp[j] + off) * wp[j];
             }
             xp += step;
-            wp += oc_n;
+            wp += fstride;
         }
     }
     {
         /* Parameters in locals: the int8 stores below could alias *q, forcing a reload per channel. */
         const int32_t *mult = q->multiplier + c, *shift = q->shift + c;
         const int32_t out_off = q->output_offset, act_min = q->act_min, act_max = q->act_max;
-        for (j = 0; j < MCU_DW_BLOCK; ++j) {
+        for (j = 0; j < nb; ++j) {
             dst[c + j] = mcu_requantize_s8(acc[j], mult[j], shift[j], out_off, act_min, act_max);
         }
     }
@@ -109,8 +111,8 @@ static void dw_block(const int8_t *const *rows, const int32_t *row_pix, int32_t 
  */
 static inline __attribute__((always_inline)) int32_t dw_row_dsp_k(
     const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1, int32_t in_w, int32_t in_c,
-    const int8_t *filter, const int32_t *bias, const mcu_window_t *win, const mcu_conv_quant_t *q, int8_t *out_row,
-    int32_t out_w, int32_t out_pix_stride, const int32_t kw_const)
+    const int8_t *filter, int32_t fstride, const int32_t *bias, const mcu_window_t *win, const mcu_conv_quant_t *q,
+    int8_t *out_row, int32_t out_w, int32_t out_pix_stride, const int32_t kw_const)
 {
     /* kw_const: the kernel width as a constant (3, 5 or 7: unrolled interior pixels), or 0 (any width). */
     const int32_t kw = kw_const != 0 ? kw_const : win->kernel_w;
@@ -135,7 +137,7 @@ static inline __attribute__((always_inline)) int32_t dw_row_dsp_k(
         int32_t b[4];
         int32_t t, ox, j, fast = 1, short_form = 1;
         for (t = ky0 * kw; t < ky1 * kw; ++t) {
-            const uint32_t wv = mcu_load_u32(filter + (ptrdiff_t)t * in_c + c);
+            const uint32_t wv = mcu_load_u32(filter + (ptrdiff_t)t * fstride + c);
             wk[2 * t] = mcu_sxtb16(wv);
             wk[2 * t + 1] = mcu_sxtb16_ror8(wv);
         }
@@ -222,47 +224,48 @@ static inline __attribute__((always_inline)) int32_t dw_row_dsp_k(
  */
 static int32_t mcu_internal_dw_row_dsp(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0,
                                        int32_t ky1, int32_t in_w, int32_t in_c, const int8_t *filter,
-                                       const int32_t *bias, const mcu_window_t *win, const mcu_conv_quant_t *q,
+                                       int32_t fstride, const int32_t *bias, const mcu_window_t *win, const mcu_conv_quant_t *q,
                                        int8_t *out_row, int32_t out_w, int32_t out_pix_stride)
 {
     switch (win->kernel_w) {
     case 3:
-        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, bias, win, q, out_row, out_w,
+        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, fstride, bias, win, q, out_row, out_w,
                             out_pix_stride, 3);
     case 5:
-        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, bias, win, q, out_row, out_w,
+        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, fstride, bias, win, q, out_row, out_w,
                             out_pix_stride, 5);
     case 7:
-        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, bias, win, q, out_row, out_w,
+        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, fstride, bias, win, q, out_row, out_w,
                             out_pix_stride, 7);
     default:
-        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, bias, win, q, out_row, out_w,
+        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, fstride, bias, win, q, out_row, out_w,
                             out_pix_stride, 0);
     }
 }
 #endif
 
 void mcu_internal_dw_row_s8(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1,
-                            int32_t in_w, int32_t in_c, const int8_t *filter, const int32_t *bias,
+                            int32_t in_w, int32_t in_c, const int8_t *filter, int32_t fstride,
+                            const int32_t *bias,
                             const mcu_window_t *win, int32_t depth_multiplier, const mcu_conv_quant_t *q,
                             int8_t *out_row, int32_t out_w, int32_t out_pix_stride)
 {
     const int32_t oc_n = in_c * depth_multiplier;
 #if !defined(MCU_RT_USE_DSP)
-    /* Channel blocks: depth multiplier 1, at least one block, x + input_offset an int16 for every int8 x. */
-    const int blocks = depth_multiplier == 1 && in_c >= MCU_DW_BLOCK && q->input_offset >= INT16_MIN + 128 &&
+    /* Channel blocks: depth multiplier 1, at least one block of 4, x + input_offset an int16 for every int8 x. */
+    const int blocks = depth_multiplier == 1 && in_c >= 4 && q->input_offset >= INT16_MIN + 128 &&
                        q->input_offset <= INT16_MAX - 127;
 #endif
     int32_t ox;
 #if defined(MCU_RT_USE_DSP)
     if (depth_multiplier == 1 && in_c >= 4 && win->kernel_h * win->kernel_w <= MCU_DW_DSP_TAPS) {
-        const int32_t done = mcu_internal_dw_row_dsp(rows, row_pix, ky0, ky1, in_w, in_c, filter, bias, win, q,
+        const int32_t done = mcu_internal_dw_row_dsp(rows, row_pix, ky0, ky1, in_w, in_c, filter, fstride, bias, win, q,
                                                      out_row, out_w, out_pix_stride);
         for (ox = 0; ox < out_w && done < in_c; ++ox) {
             const int32_t x0 = ox * win->stride_w - win->pad_left;
             int32_t kx0, kx1;
             mcu_tap_range(x0, in_w, win->kernel_w, win->dilation_w, &kx0, &kx1);
-            dw_pixel_scalar(rows, row_pix, ky0, ky1, kx0, kx1, x0, done, oc_n, filter, bias, win, 1, q,
+            dw_pixel_scalar(rows, row_pix, ky0, ky1, kx0, kx1, x0, done, oc_n, filter, fstride, bias, win, 1, q,
                             out_row + (ptrdiff_t)ox * out_pix_stride);
         }
         return;
@@ -284,10 +287,10 @@ void mcu_internal_dw_row_s8(const int8_t *const *rows, const int32_t *row_pix, i
                 int32_t ky, kx, j;
                 for (ky = ky0; ky < ky1; ++ky) {
                     const int8_t *row = rows[ky] + c;
-                    const int8_t *wrow = filter + ky * win->kernel_w * oc_n + c;
+                    const int8_t *wrow = filter + ky * win->kernel_w * fstride + c;
                     for (kx = kx0; kx < kx1; ++kx) {
                         const uint32_t xv = mcu_load_u32(row + (ptrdiff_t)(x0 + kx * win->dilation_w) * row_pix[ky]);
-                        const uint32_t wv = mcu_load_u32(wrow + kx * oc_n);
+                        const uint32_t wv = mcu_load_u32(wrow + kx * fstride);
                         const int32_t x02 = mcu_sadd16(mcu_sxtb16(xv), off2);
                         const int32_t x13 = mcu_sadd16(mcu_sxtb16(mcu_ror8(xv)), off2);
                         const int32_t w02 = mcu_sxtb16(wv);
@@ -308,18 +311,29 @@ void mcu_internal_dw_row_s8(const int8_t *const *rows, const int32_t *row_pix, i
             }
         }
 #else
-        if (blocks) {
+        if (blocks && in_c >= MCU_DW_BLOCK) {
             for (; c + MCU_DW_BLOCK <= in_c; c += MCU_DW_BLOCK) {
-                dw_block(rows, row_pix, ky0, ky1, kx0, kx1, x0, c, oc_n, filter, bias, win, q, dst);
+                dw_block(rows, row_pix, ky0, ky1, kx0, kx1, x0, c, fstride, filter, bias, win, q, dst, MCU_DW_BLOCK);
             }
             if (c < in_c) {
                 /* The last block overlaps the one before: its first channels get the same values again. */
-                dw_block(rows, row_pix, ky0, ky1, kx0, kx1, x0, in_c - MCU_DW_BLOCK, oc_n, filter, bias, win, q, dst);
+                dw_block(rows, row_pix, ky0, ky1, kx0, kx1, x0, in_c - MCU_DW_BLOCK, fstride, filter, bias, win, q,
+                         dst, MCU_DW_BLOCK);
+                c = in_c;
+            }
+        } else if (blocks) {
+            /* 4 <= in_c < 16 (the in-place kernel's slices): blocks of four, the last one overlapping. */
+            for (; c + 4 <= in_c; c += 4) {
+                dw_block(rows, row_pix, ky0, ky1, kx0, kx1, x0, c, fstride, filter, bias, win, q, dst, 4);
+            }
+            if (c < in_c) {
+                dw_block(rows, row_pix, ky0, ky1, kx0, kx1, x0, in_c - 4, fstride, filter, bias, win, q, dst, 4);
                 c = in_c;
             }
         }
 #endif
-        dw_pixel_scalar(rows, row_pix, ky0, ky1, kx0, kx1, x0, c, oc_n, filter, bias, win, depth_multiplier, q, dst);
+        dw_pixel_scalar(rows, row_pix, ky0, ky1, kx0, kx1, x0, c, oc_n, filter, fstride, bias, win, depth_multiplier, q,
+                        dst);
     }
 }
 
@@ -348,7 +362,7 @@ mcu_status_t mcu_depthwise_conv2d_s8(const mcu_src_t *in, const int8_t *filter, 
         for (ky = ky0; ky < ky1; ++ky) {
             rows[ky] = in->data + (ptrdiff_t)(y0 + ky * win->dilation_h) * in->row_stride;
         }
-        mcu_internal_dw_row_s8(rows, row_pix, ky0, ky1, in->w, in->c, filter, bias, win, depth_multiplier, q,
+        mcu_internal_dw_row_s8(rows, row_pix, ky0, ky1, in->w, in->c, filter, out->c, bias, win, depth_multiplier, q,
                                out->data + (ptrdiff_t)oy * out->row_stride, out->w, out->pix_stride);
     }
     return MCU_RT_OK;

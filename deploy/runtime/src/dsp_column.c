@@ -89,17 +89,22 @@ void mcu_internal_col_outputs(const int16_t *col, int32_t k, const int8_t *filte
     }
 }
 
-void mcu_internal_col_pw2_pack(int8_t *buf, const int8_t *pa, const int8_t *pb, int32_t k)
+void mcu_internal_col_pw2_pack(int16_t *buf, const int8_t *pa, const int8_t *pb, int32_t k, int32_t offset)
 {
+    const int32_t off2 = mcu_pack2_s16(offset);
     int32_t i = 0, j;
-    for (; i + 4 <= k; i += 4) {
-        mcu_store_s32(buf + 2 * i, mcu_load_s32(pa + i));
-        mcu_store_s32(buf + 2 * i + 4, mcu_load_s32(pb + i));
+    for (; i + 4 <= k; i += 4, buf += 8) {
+        const uint32_t va = mcu_load_u32(pa + i), vb = mcu_load_u32(pb + i);
+        mcu_store_s32(buf, mcu_sxtab16(off2, va));
+        mcu_store_s32(buf + 2, mcu_sxtab16_ror8(off2, va));
+        mcu_store_s32(buf + 4, mcu_sxtab16(off2, vb));
+        mcu_store_s32(buf + 6, mcu_sxtab16_ror8(off2, vb));
     }
     if (i < k) {
+        /* The last k % 4 channels in order, zeros after them (only the portable-order tail loops read them). */
         for (j = 0; j < 4; ++j) {
-            buf[2 * i + j] = i + j < k ? pa[i + j] : 0;
-            buf[2 * i + 4 + j] = i + j < k ? pb[i + j] : 0;
+            buf[j] = (int16_t)(i + j < k ? pa[i + j] + offset : 0);
+            buf[4 + j] = (int16_t)(i + j < k ? pb[i + j] + offset : 0);
         }
     }
 }
@@ -146,27 +151,145 @@ static inline int32_t pw_add(int32_t oo21, int32_t right)
 }
 
 /*
- * Four channels (wp[off..off+3] of rows 0 and 1, bytes 2 * off.. of the packed pair) into a0, a1,
- * b0, b1: the C form of pw2_fast's step (the emulated build; Arm runs the same step in assembly).
+ * Four channels (wp[0..3] of rows j and j + 1, the next 16 bytes of the packed pair at x) into a0,
+ * a1, b0, b1: the C form of pw2_fast's step (the emulated build; Arm runs the same step in assembly).
  */
-#define MCU_PW2_STEP(off)                                                                                       \
+#define MCU_PW2_STEP()                                                                                          \
     do {                                                                                                        \
-        const uint32_t xa_ = mcu_load_u32(__builtin_assume_aligned(x + 2 * (off), 4));                          \
-        const uint32_t v0_ = mcu_load_u32(wp + (off)), v1_ = mcu_load_u32(wp + k + (off));                      \
-        const int32_t w002_ = mcu_sxtb16(v0_), w102_ = mcu_sxtb16(v1_);                                         \
-        const int32_t w013_ = mcu_sxtb16_ror8(v0_), w113_ = mcu_sxtb16_ror8(v1_);                               \
-        const int32_t xa02_ = mcu_sxtab16(off2, xa_), xa13_ = mcu_sxtab16_ror8(off2, xa_);                      \
-        const uint32_t xb_ = mcu_load_u32(__builtin_assume_aligned(x + 2 * (off) + 4, 4));                      \
-        const int32_t xb02_ = mcu_sxtab16(off2, xb_), xb13_ = mcu_sxtab16_ror8(off2, xb_);                      \
+        const uint32_t v0_ = mcu_load_u32(wp), v1_ = mcu_load_u32(wp + k);                                      \
+        const int32_t w002_ = mcu_sxtb16(v0_), w013_ = mcu_sxtb16_ror8(v0_);                                    \
+        const int32_t w102_ = mcu_sxtb16(v1_), w113_ = mcu_sxtb16_ror8(v1_);                                    \
+        const int32_t xa02_ = mcu_load_s32(x), xa13_ = mcu_load_s32(x + 2);                                     \
+        const int32_t xb02_ = mcu_load_s32(x + 4), xb13_ = mcu_load_s32(x + 6);                                 \
         a0 = mcu_smlad(xa02_, w002_, a0);                                                                       \
-        a1 = mcu_smlad(xa02_, w102_, a1);                                                                       \
         a0 = mcu_smlad(xa13_, w013_, a0);                                                                       \
+        a1 = mcu_smlad(xa02_, w102_, a1);                                                                       \
         a1 = mcu_smlad(xa13_, w113_, a1);                                                                       \
         b0 = mcu_smlad(xb02_, w002_, b0);                                                                       \
-        b1 = mcu_smlad(xb02_, w102_, b1);                                                                       \
         b0 = mcu_smlad(xb13_, w013_, b0);                                                                       \
+        b1 = mcu_smlad(xb02_, w102_, b1);                                                                       \
         b1 = mcu_smlad(xb13_, w113_, b1);                                                                       \
+        x += 8;                                                                                                 \
+        wp += 4;                                                                                                \
     } while (0)
+
+#if !defined(MCU_RT_EMULATE_ACLE)
+/*
+ * pw2_fast's loop over row pairs in assembly. GCC 12 keeps k and the loop end on the stack around
+ * a C or asm inner loop that needs 14 registers, and spends ~78 instructions per row pair on
+ * spills and reloads besides the steps; this loop spends 58 (full range; 67 clamped). Operands:
+ * %[a0] .. %[xe] are 13 scratch registers and %[wp] the filter row pointer (row j + 1 is at
+ * [wp, k]); everything else is in memory: the bias, mult and out_a cursors advanced in place, shift
+ * and out_b at fixed offsets from them (fewer than 30 asm operands). Per row pair:
+ *   PRO   the bias of both rows (both pixels), x = buf, the end 4 * k bytes on;
+ *   STEP  MCU_PW2_STEP: 2 LDR + 4 SXTB16 (weights unpacked in place, ror-8 half first) + 2 LDRD
+ *         + 8 SMLAD = 16 instructions per 16 MACs; unrolled twice (34 per 32 MACs with the loop
+ *         test), an odd number of steps (k % 8 == 4) entering at the second;
+ *   RQ    mcu_rqs_apply on a0, a1, b0, b1 (R = -shift, add = oo21 << (R - 1): pw_add), SSAT 8;
+ *   then the stores (pixel b first: see pw2_fast) and the test against the end of mult[].
+ */
+#define PW2_PRO                                                                                                 \
+    "3:\n\t"                                                                                                    \
+    "ldr %[x], %[bp]\n\t"                                                                                       \
+    "ldrd %[b0], %[b1], [%[x]]\n\t"                                                                             \
+    "ldrd %[a0], %[a1], [%[x]], #8\n\t"                                                                         \
+    "str %[x], %[bp]\n\t"                                                                                       \
+    "ldr %[x], %[buf]\n\t"                                                                                      \
+    "ldr %[kk], %[k]\n\t"                                                                                       \
+    "add %[xe], %[x], %[kk], lsl #2\n\t" /* the pair's end: 4 * k bytes */                                      \
+    "tst %[kk], #4\n\t"                                                                                         \
+    "bne 2f\n"
+#define PW2_STEP                                                                                                \
+    "ldr %[w1a], [%[wp], %[kk]]\n\t"                                                                            \
+    "ldr %[w0a], [%[wp]], #4\n\t"                                                                               \
+    "ldrd %[p0], %[p1], [%[x]], #8\n\t"                                                                         \
+    "sxtb16 %[w0b], %[w0a], ror #8\n\t"                                                                         \
+    "sxtb16 %[w0a], %[w0a]\n\t"                                                                                 \
+    "sxtb16 %[w1b], %[w1a], ror #8\n\t"                                                                         \
+    "sxtb16 %[w1a], %[w1a]\n\t"                                                                                 \
+    "smlad %[a0], %[p0], %[w0a], %[a0]\n\t"                                                                     \
+    "smlad %[a0], %[p1], %[w0b], %[a0]\n\t"                                                                     \
+    "smlad %[a1], %[p0], %[w1a], %[a1]\n\t"                                                                     \
+    "smlad %[a1], %[p1], %[w1b], %[a1]\n\t"                                                                     \
+    "ldrd %[p0], %[p1], [%[x]], #8\n\t"                                                                         \
+    "smlad %[b0], %[p0], %[w0a], %[b0]\n\t"                                                                     \
+    "smlad %[b0], %[p1], %[w0b], %[b0]\n\t"                                                                     \
+    "smlad %[b1], %[p0], %[w1a], %[b1]\n\t"                                                                     \
+    "smlad %[b1], %[p1], %[w1b], %[b1]\n"
+#define PW2_LOOP                                                                                                \
+    "1:\n\t" PW2_STEP "2:\n\t" PW2_STEP "\t"                                                                    \
+    "cmp %[x], %[xe]\n\t"                                                                                       \
+    "blo 1b\n\t"                                                                                                \
+    "add %[wp], %[wp], %[kk]\n\t" /* wp was row j + 1's start */
+/* y = mcu_rqs_apply(y, m, R, add), SSAT 8 (kk scratch). */
+#define PW2_RQS(y, m, r, add)                                                                                   \
+    "lsl " y ", " y ", #1\n\t"                                                                                  \
+    "smmulr " y ", " y ", " m "\n\t"                                                                            \
+    "add %[kk], " y ", " add "\n\t"                                                                             \
+    "add " y ", %[kk], " y ", asr #31\n\t"                                                                      \
+    "asr " y ", " y ", " r "\n\t"                                                                               \
+    "ssat " y ", #8, " y "\n\t"
+#define PW2_RQ                                                                                                  \
+    "ldr %[xe], %[mp]\n\t" /* xe: the mult cursor from here on */                                             \
+    "ldrd %[p0], %[p1], [%[xe]], #8\n\t"                                                                        \
+    "str %[xe], %[mp]\n\t"                                                                                      \
+    "ldr %[x], %[dsh]\n\t" /* shift + j = mult + j + 8 + dsh */                                                 \
+    "add %[x], %[x], %[xe]\n\t"                                                                                 \
+    "ldrd %[w0a], %[w1a], [%[x]]\n\t"                                                                           \
+    "ldr %[kk], %[oo21]\n\t"                                                                                    \
+    "mvn %[w0b], %[w0a]\n\t"                                                                                    \
+    "lsl %[w0b], %[kk], %[w0b]\n\t"                                                                             \
+    "mvn %[w1b], %[w1a]\n\t"                                                                                    \
+    "lsl %[w1b], %[kk], %[w1b]\n\t"                                                                             \
+    "rsb %[w0a], %[w0a], #0\n\t"                                                                                \
+    "rsb %[w1a], %[w1a], #0\n\t"                                                                                \
+    PW2_RQS("%[b0]", "%[p0]", "%[w0a]", "%[w0b]")                                                               \
+    PW2_RQS("%[b1]", "%[p1]", "%[w1a]", "%[w1b]")                                                               \
+    PW2_RQS("%[a0]", "%[p0]", "%[w0a]", "%[w0b]")                                                               \
+    PW2_RQS("%[a1]", "%[p1]", "%[w1a]", "%[w1b]")
+#define PW2_NEXT                                                                                                \
+    "ldr %[kk], %[mend]\n\t"                                                                                    \
+    "cmp %[xe], %[kk]\n\t"                                                                                      \
+    "bne 3b"
+/* Full range: one SSAT is the clamp; byte stores (out_b = out_a + dob). */
+#define PW2_STORE_FULL                                                                                          \
+    "ldr %[x], %[oa]\n\t"                                                                                       \
+    "ldr %[kk], %[dob]\n\t"                                                                                     \
+    "add %[kk], %[kk], %[x]\n\t"                                                                                \
+    "strb %[b1], [%[kk], #1]\n\t"                                                                               \
+    "strb %[b0], [%[kk]]\n\t"                                                                                   \
+    "strb %[a1], [%[x], #1]\n\t"                                                                                \
+    "strb %[a0], [%[x]], #2\n\t"                                                                                \
+    "str %[x], %[oa]\n\t"
+/*
+ * [act_min, act_max] inside [-128, 127]: the four bytes packed as (a0, a1, b0, b1), clamped all at
+ * once (SSUB8 sets GE per byte, SEL picks: max with act_min, then min with act_max, each byte of
+ * lo4 / hi4), two halfword stores (unaligned STRH is allowed on Cortex-M4/M7).
+ */
+#define PW2_STORE_CLAMP                                                                                         \
+    "pkhbt %[p0], %[a0], %[b0], lsl #16\n\t"                                                                    \
+    "pkhbt %[p1], %[a1], %[b1], lsl #16\n\t"                                                                    \
+    "uxtb16 %[p0], %[p0]\n\t"                                                                                   \
+    "uxtb16 %[p1], %[p1]\n\t"                                                                                   \
+    "orr %[p0], %[p0], %[p1], lsl #8\n\t"                                                                       \
+    "ldr %[kk], %[lo4]\n\t"                                                                                     \
+    "ssub8 %[p1], %[p0], %[kk]\n\t"                                                                             \
+    "sel %[p0], %[p0], %[kk]\n\t"                                                                               \
+    "ldr %[kk], %[hi4]\n\t"                                                                                     \
+    "ssub8 %[p1], %[kk], %[p0]\n\t"                                                                             \
+    "sel %[p0], %[p0], %[kk]\n\t"                                                                               \
+    "ldr %[x], %[oa]\n\t"                                                                                       \
+    "ldr %[kk], %[dob]\n\t"                                                                                     \
+    "lsr %[p1], %[p0], #16\n\t"                                                                                 \
+    "strh %[p1], [%[x], %[kk]]\n\t"                                                                             \
+    "strh %[p0], [%[x]], #2\n\t"                                                                                \
+    "str %[x], %[oa]\n\t"
+#define PW2_OUTS                                                                                                \
+    [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [p0] "=&r"(p0), [p1] "=&r"(p1),             \
+        [w0a] "=&r"(w0a), [w0b] "=&r"(w0b), [w1a] "=&r"(w1a), [w1b] "=&r"(w1b), [x] "=&r"(x), [kk] "=&r"(kk),   \
+        [xe] "=&r"(xe), [wp] "+r"(wp), [bp] "+m"(bp), [mp] "+m"(mp), [oa] "+m"(oa)
+#define PW2_INS [buf] "m"(buf), [k] "m"(k), [oo21] "m"(oo21), [mend] "m"(mend), [dsh] "m"(dsh), [dob] "m"(dob)
+#endif
 
 /*
  * mcu_internal_col_pw2_outputs on a layer that passed mcu_internal_pw2_fast_ok (a bias, k a
@@ -174,70 +297,29 @@ static inline int32_t pw_add(int32_t oo21, int32_t right)
  * Pixel b's values are stored before pixel a's, so that with out_b == out_a (the caller's NULL,
  * the same pixel twice) the result is pixel a's.
  */
-static inline __attribute__((always_inline)) void pw2_fast(const int8_t *buf, int32_t k, const int8_t *filter,
+static inline __attribute__((always_inline)) void pw2_fast(const int16_t *buf, int32_t k, const int8_t *filter,
                                                            const int32_t *bias, int32_t n, const mcu_conv_quant_t *q,
                                                            int8_t *out_a, int8_t *out_b, int full)
 {
     const int32_t *mult = q->multiplier, *shift = q->shift;
     const int32_t act_min = q->act_min, act_max = q->act_max;
     const int32_t oo21 = (int32_t)(2u * (uint32_t)q->output_offset + 1u);
-    const int32_t off2 = mcu_pack2_s16(q->input_offset);
-    const int8_t *const xend = buf + 2 * k;
-#if !defined(MCU_RT_EMULATE_ACLE)
-    const int8_t *const xend_m = xend;
-#endif
+    const int16_t *const xend = buf + 2 * k;
     const int8_t *w0 = filter;
     int32_t j = 0;
+#if defined(MCU_RT_EMULATE_ACLE)
     for (; j + 2 <= n; j += 2, w0 += 2 * k) {
-        const int8_t *x = buf;
+        const int16_t *x = buf;
         const int8_t *wp = w0;
         int32_t a0 = bias[j], a1 = bias[j + 1];
         int32_t b0 = a0, b1 = a1;
-#if defined(MCU_RT_EMULATE_ACLE)
-        do {
-            MCU_PW2_STEP(0);
-            x += 8;
-            wp += 4;
-        } while (x < xend);
-#else
-        {
-            /*
-             * MCU_PW2_STEP per four channels in assembly (GCC 12 keeps k and xend on the stack and
-             * reloads both every step): 23 instructions per 16 MACs. xend is read from memory when
-             * the registers run out (all 14 are used: 8 operands, 6 temporaries).
-             */
-            int32_t t0, t1, t2, t3, t4, t5;
-            __asm__("1:\n\t"
-                    "ldr %[t0], [%[wp], %[k]]\n\t"
-                    "ldr %[t1], [%[wp]], #4\n\t"
-                    "ldr %[t2], [%[x]], #8\n\t"
-                    "sxtb16 %[t3], %[t1]\n\t"
-                    "sxtb16 %[t4], %[t0]\n\t"
-                    "sxtab16 %[t5], %[off2], %[t2]\n\t"
-                    "smlad %[a0], %[t5], %[t3], %[a0]\n\t"
-                    "smlad %[a1], %[t5], %[t4], %[a1]\n\t"
-                    "ldr %[t5], [%[x], #-4]\n\t"
-                    "sxtab16 %[t2], %[off2], %[t2], ror #8\n\t"
-                    "sxtb16 %[t1], %[t1], ror #8\n\t"
-                    "sxtb16 %[t0], %[t0], ror #8\n\t"
-                    "smlad %[a0], %[t2], %[t1], %[a0]\n\t"
-                    "smlad %[a1], %[t2], %[t0], %[a1]\n\t"
-                    "sxtab16 %[t2], %[off2], %[t5]\n\t"
-                    "smlad %[b0], %[t2], %[t3], %[b0]\n\t"
-                    "smlad %[b1], %[t2], %[t4], %[b1]\n\t"
-                    "sxtab16 %[t5], %[off2], %[t5], ror #8\n\t"
-                    "ldr %[t3], %[xend]\n\t"
-                    "smlad %[b0], %[t5], %[t1], %[b0]\n\t"
-                    "smlad %[b1], %[t5], %[t0], %[b1]\n\t"
-                    "cmp %[x], %[t3]\n\t"
-                    "blo 1b"
-                    : [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [x] "+r"(x), [wp] "+r"(wp),
-                      [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4),
-                      [t5] "=&r"(t5)
-                    : [k] "r"(k), [off2] "r"(off2), [xend] "m"(xend_m)
-                    : "cc", "memory");
+        if (k & 4) {
+            MCU_PW2_STEP();
         }
-#endif
+        while (x < xend) {
+            MCU_PW2_STEP();
+            MCU_PW2_STEP();
+        }
         {
             const int32_t m0 = mult[j], r0 = -shift[j], m1 = mult[j + 1], r1 = -shift[j + 1];
             const int32_t c0 = pw_add(oo21, r0), c1 = pw_add(oo21, r1);
@@ -247,19 +329,44 @@ static inline __attribute__((always_inline)) void pw2_fast(const int8_t *buf, in
             out_a[j + 1] = (int8_t)pw_clamp(mcu_rqs_apply(a1, m1, r1, c1), full, act_min, act_max);
         }
     }
+#else
+    if (n >= 2) {
+        /* The asm's memory operands: cursors into bias[], mult[] and out_a[], the rest by offset. */
+        const int32_t *bp = bias, *mp = mult;
+        const int32_t *const mend = mult + (n & ~1);
+        const int32_t dsh = (int32_t)((uintptr_t)shift - (uintptr_t)mult) - 8;
+        const int32_t dob = (int32_t)((uintptr_t)out_b - (uintptr_t)out_a);
+        int8_t *oa = out_a;
+        const int8_t *wp = filter;
+        int32_t a0, a1, b0, b1, p0, p1, w0a, w0b, w1a, w1b, kk, xe;
+        const int16_t *x;
+        if (full) {
+            __asm__(PW2_PRO PW2_LOOP PW2_RQ PW2_STORE_FULL PW2_NEXT : PW2_OUTS : PW2_INS : "cc", "memory");
+        } else {
+            /* act_min / act_max in each byte (SSUB8 / SEL). */
+            const uint32_t lo4 = ((uint32_t)act_min & 0xFFu) * 0x01010101u;
+            const uint32_t hi4 = ((uint32_t)act_max & 0xFFu) * 0x01010101u;
+            __asm__(PW2_PRO PW2_LOOP PW2_RQ PW2_STORE_CLAMP PW2_NEXT
+                    : PW2_OUTS
+                    : PW2_INS, [lo4] "m"(lo4), [hi4] "m"(hi4)
+                    : "cc", "memory");
+        }
+        j = n & ~1;
+        w0 = wp;
+    }
+#endif
     if (j < n) {
-        const int8_t *x = buf;
+        const int16_t *x = buf;
         const int8_t *wp = w0;
         int32_t a0 = bias[j];
         int32_t b0 = a0;
         do {
-            const uint32_t xa = mcu_load_u32(x), xb = mcu_load_u32(x + 4);
             const uint32_t v0 = mcu_load_u32(wp);
             const int32_t w02 = mcu_sxtb16(v0), w13 = mcu_sxtb16_ror8(v0);
-            a0 = mcu_smlad(mcu_sxtab16(off2, xa), w02, a0);
-            a0 = mcu_smlad(mcu_sxtab16_ror8(off2, xa), w13, a0);
-            b0 = mcu_smlad(mcu_sxtab16(off2, xb), w02, b0);
-            b0 = mcu_smlad(mcu_sxtab16_ror8(off2, xb), w13, b0);
+            a0 = mcu_smlad(mcu_load_s32(x), w02, a0);
+            a0 = mcu_smlad(mcu_load_s32(x + 2), w13, a0);
+            b0 = mcu_smlad(mcu_load_s32(x + 4), w02, b0);
+            b0 = mcu_smlad(mcu_load_s32(x + 6), w13, b0);
             x += 8;
             wp += 4;
         } while (x < xend);
@@ -310,7 +417,7 @@ void mcu_internal_col_outputs_fast(const int16_t *col, int32_t k, const int8_t *
     }
 }
 
-void mcu_internal_col_pw2_outputs_fast(const int8_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
+void mcu_internal_col_pw2_outputs_fast(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
                                        int32_t n, const mcu_conv_quant_t *q, int8_t *out_a, int8_t *out_b)
 {
     int8_t *const ob = out_b != NULL ? out_b : out_a;
@@ -321,53 +428,39 @@ void mcu_internal_col_pw2_outputs_fast(const int8_t *buf, int32_t k, const int8_
     }
 }
 
-void mcu_internal_col_pw2_outputs(const int8_t *buf, int32_t k, const int8_t *filter, const int32_t *bias, int32_t n,
-                              const mcu_conv_quant_t *q, int8_t *out_a, int8_t *out_b)
+void mcu_internal_col_pw2_outputs(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
+                                  int32_t n, const mcu_conv_quant_t *q, int8_t *out_a, int8_t *out_b)
 {
     /* Parameters in locals: the int8 stores below could alias *q. */
     const int32_t *mult = q->multiplier, *shift = q->shift;
-    const int32_t in_off = q->input_offset, out_off = q->output_offset, act_min = q->act_min,
-                  act_max = q->act_max;
-    const int32_t off2 = mcu_pack2_s16(in_off);
+    const int32_t out_off = q->output_offset, act_min = q->act_min, act_max = q->act_max;
     const int32_t k4 = k & ~3;
-    const int8_t *const tail = buf + 2 * k4;
+    const int16_t *const tail = buf + 2 * k4;
     int32_t j = 0, i;
     for (; j + 2 <= n; j += 2) {
         const int8_t *w0 = filter + (size_t)j * (size_t)k;
         const int8_t *w1 = w0 + k;
-        const int8_t *x = buf;
+        const int16_t *x = buf;
         int32_t a0 = bias != NULL ? bias[j] : 0;
         int32_t a1 = bias != NULL ? bias[j + 1] : 0;
         int32_t b0 = a0, b1 = a1;
-        {
-            const int8_t *wp = w0;
-            int32_t cnt;
-            for (cnt = k4 >> 2; cnt > 0; --cnt) {
-                const uint32_t xa = mcu_load_u32(x), xb = mcu_load_u32(x + 4);
-                const uint32_t v0 = mcu_load_u32(wp), v1 = mcu_load_u32(wp + k);
-                const int32_t w002 = mcu_sxtb16(v0), w102 = mcu_sxtb16(v1);
-                int32_t x02 = mcu_sxtab16(off2, xa);
-                a0 = mcu_smlad(x02, w002, a0);
-                a1 = mcu_smlad(x02, w102, a1);
-                x02 = mcu_sxtab16(off2, xb);
-                b0 = mcu_smlad(x02, w002, b0);
-                b1 = mcu_smlad(x02, w102, b1);
-                {
-                    const int32_t w013 = mcu_sxtb16_ror8(v0), w113 = mcu_sxtb16_ror8(v1);
-                    int32_t x13 = mcu_sxtab16_ror8(off2, xa);
-                    a0 = mcu_smlad(x13, w013, a0);
-                    a1 = mcu_smlad(x13, w113, a1);
-                    x13 = mcu_sxtab16_ror8(off2, xb);
-                    b0 = mcu_smlad(x13, w013, b0);
-                    b1 = mcu_smlad(x13, w113, b1);
-                }
-                x += 8;
-                wp += 4;
-            }
-            i = k4;
+        for (i = 0; i < k4; i += 4, x += 8) {
+            const uint32_t v0 = mcu_load_u32(w0 + i), v1 = mcu_load_u32(w1 + i);
+            const int32_t w002 = mcu_sxtb16(v0), w013 = mcu_sxtb16_ror8(v0);
+            const int32_t w102 = mcu_sxtb16(v1), w113 = mcu_sxtb16_ror8(v1);
+            const int32_t xa02 = mcu_load_s32(x), xa13 = mcu_load_s32(x + 2);
+            const int32_t xb02 = mcu_load_s32(x + 4), xb13 = mcu_load_s32(x + 6);
+            a0 = mcu_smlad(xa02, w002, a0);
+            a0 = mcu_smlad(xa13, w013, a0);
+            a1 = mcu_smlad(xa02, w102, a1);
+            a1 = mcu_smlad(xa13, w113, a1);
+            b0 = mcu_smlad(xb02, w002, b0);
+            b0 = mcu_smlad(xb13, w013, b0);
+            b1 = mcu_smlad(xb02, w102, b1);
+            b1 = mcu_smlad(xb13, w113, b1);
         }
         for (; i < k; ++i) {
-            const int32_t xa = tail[i - k4] + in_off, xb = tail[i - k4 + 4] + in_off;
+            const int32_t xa = tail[i - k4], xb = tail[i - k4 + 4];
             a0 += xa * w0[i];
             b0 += xb * w0[i];
             a1 += xa * w1[i];
@@ -394,22 +487,20 @@ void mcu_internal_col_pw2_outputs(const int8_t *buf, int32_t k, const int8_t *fi
     }
     if (j < n) {
         const int8_t *w0 = filter + (size_t)j * (size_t)k;
-        const int8_t *x = buf;
+        const int16_t *x = buf;
         int32_t a0 = bias != NULL ? bias[j] : 0;
         int32_t b0 = a0;
-        for (i = 0; i < k4; i += 4) {
-            const uint32_t xa = mcu_load_u32(x), xb = mcu_load_u32(x + 4);
+        for (i = 0; i < k4; i += 4, x += 8) {
             const uint32_t v0 = mcu_load_u32(w0 + i);
             const int32_t w02 = mcu_sxtb16(v0), w13 = mcu_sxtb16_ror8(v0);
-            a0 = mcu_smlad(mcu_sxtab16(off2, xa), w02, a0);
-            a0 = mcu_smlad(mcu_sxtab16_ror8(off2, xa), w13, a0);
-            b0 = mcu_smlad(mcu_sxtab16(off2, xb), w02, b0);
-            b0 = mcu_smlad(mcu_sxtab16_ror8(off2, xb), w13, b0);
-            x += 8;
+            a0 = mcu_smlad(mcu_load_s32(x), w02, a0);
+            a0 = mcu_smlad(mcu_load_s32(x + 2), w13, a0);
+            b0 = mcu_smlad(mcu_load_s32(x + 4), w02, b0);
+            b0 = mcu_smlad(mcu_load_s32(x + 6), w13, b0);
         }
         for (; i < k; ++i) {
-            a0 += (tail[i - k4] + in_off) * w0[i];
-            b0 += (tail[i - k4 + 4] + in_off) * w0[i];
+            a0 += tail[i - k4] * w0[i];
+            b0 += tail[i - k4 + 4] * w0[i];
         }
         out_a[j] = mcu_requantize_s8(a0, mult[j], shift[j], out_off, act_min, act_max);
         if (out_b != NULL) {

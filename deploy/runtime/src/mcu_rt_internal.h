@@ -345,12 +345,16 @@ static inline int32_t mcu_rqs_acc_range(int32_t taps, int32_t input_offset)
 /* ----------------------------------------------------------- shared inner loops (internal) */
 
 /*
- * One output row of a depthwise convolution. rows[ky] points at pixel (row, col 0) of the input
- * row read by kernel row ky (only ky in [ky0, ky1) are read) and row_pix[ky] is that row's pixel
- * stride, so rows may come from the map or from a saved copy (the in-place kernel).
+ * One output row of a depthwise convolution over in_c channels. rows[ky] points at pixel (row,
+ * col 0) of the input row read by kernel row ky (only ky in [ky0, ky1) are read) and row_pix[ky]
+ * is that row's pixel stride, so rows may come from the map or from a saved copy (the in-place
+ * kernel). Tap t of output channel j weighs filter[t * filter_stride + j] (filter_stride: the
+ * filter's channel count; larger than in_c * depth_multiplier when the call covers a channel
+ * slice, filter, bias and q's arrays then starting at the slice's first channel).
  */
 void mcu_internal_dw_row_s8(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1,
-                            int32_t in_w, int32_t in_c, const int8_t *filter, const int32_t *bias,
+                            int32_t in_w, int32_t in_c, const int8_t *filter, int32_t filter_stride,
+                            const int32_t *bias,
                             const mcu_window_t *win, int32_t depth_multiplier, const mcu_conv_quant_t *q,
                             int8_t *out_row, int32_t out_w, int32_t out_pix_stride);
 
@@ -373,18 +377,19 @@ void mcu_internal_col_fill(int16_t *col, int32_t p, int32_t k, const int8_t *px,
 int32_t mcu_internal_dot_s16_s8(const int16_t *col, const int8_t *w, int32_t k, int32_t acc);
 
 /*
- * Two pixels of a 1x1 conv, packed by mcu_internal_col_pw2_pack: for each group of four channels the
- * four int8 values of pixel a, then those of pixel b (a group of k % 4 values last, zero-padded to
- * four), 2 * round4(k) bytes. pb may equal pa (one pixel).
+ * Two pixels of a 1x1 conv, packed by mcu_internal_col_pw2_pack: widened to int16 with the input
+ * offset added, and for each group of four channels pixel a's (x0, x2), (x1, x3) (the reordered
+ * column layout), then pixel b's; a group of k % 4 channels last, in order and zero-padded to four
+ * per pixel. 4 * round4(k) bytes. pb may equal pa (one pixel).
  */
-void mcu_internal_col_pw2_pack(int8_t *buf, const int8_t *pa, const int8_t *pb, int32_t k);
+void mcu_internal_col_pw2_pack(int16_t *buf, const int8_t *pa, const int8_t *pb, int32_t k, int32_t offset);
 
 /*
- * All n output channels of both pixels of a packed pair: out_a[j] = requant(bias[j] + (a + input
- * offset) . w[j]), out_b likewise (out_b NULL: pixel a only). Two channels x two pixels per step.
+ * All n output channels of both pixels of a packed pair: out_a[j] = requant(bias[j] + a . w[j]),
+ * out_b likewise (out_b NULL: pixel a only). Two channels x two pixels per step.
  */
-void mcu_internal_col_pw2_outputs(const int8_t *buf, int32_t k, const int8_t *filter, const int32_t *bias, int32_t n,
-                              const mcu_conv_quant_t *q, int8_t *out_a, int8_t *out_b);
+void mcu_internal_col_pw2_outputs(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
+                                  int32_t n, const mcu_conv_quant_t *q, int8_t *out_a, int8_t *out_b);
 
 /*
  * Whether a layer has a bias and every one of its n channels passes mcu_rqs_make for sums of k
@@ -403,7 +408,7 @@ void mcu_internal_col_outputs_fast(const int16_t *col, int32_t k, const int8_t *
                                    int32_t n, const mcu_conv_quant_t *q, int8_t *out);
 
 /* mcu_internal_col_pw2_outputs, bit-exact, on a layer where mcu_internal_pw2_fast_ok holds. */
-void mcu_internal_col_pw2_outputs_fast(const int8_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
+void mcu_internal_col_pw2_outputs_fast(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
                                        int32_t n, const mcu_conv_quant_t *q, int8_t *out_a, int8_t *out_b);
 
 /* All n output channels of one column: out[j] = requant(bias[j] + col . w[j]) (filter rows of length k). */

@@ -254,24 +254,25 @@ static mcu_status_t op_depthwise(ctx_t *ctx, const int32_t *a, int32_t n)
 
 static mcu_status_t op_depthwise_inplace(ctx_t *ctx, const int32_t *a, int32_t n)
 {
-    /* map V, out_h, out_w, filter P, bias P, mult P, shift P, window[10], in_off, out_off, min, max */
+    /* map V, out V, filter P, bias P, mult P, shift P, window[10], in_off, out_off, min, max */
     const mcu_dst_t map = view_arg(ctx, a);
-    const mcu_window_t win = window_arg(a + 17);
+    const mcu_dst_t out = view_arg(ctx, a + 7);
+    const mcu_window_t win = window_arg(a + 22);
     mcu_conv_quant_t q;
     void *scratch;
     mcu_status_t st;
-    expect_args("depthwise_inplace", n, 31);
-    q.multiplier = (const int32_t *)ptr_arg(ctx, a + 13, 4, map.c, 4);
-    q.shift = (const int32_t *)ptr_arg(ctx, a + 15, 4, map.c, 4);
-    q.input_offset = a[27];
-    q.output_offset = a[28];
-    q.act_min = a[29];
-    q.act_max = a[30];
-    scratch = scratch_alloc(ctx, mcu_depthwise_conv2d_inplace_s8_scratch_size(&win, map.w, map.c, a[7]));
-    st = mcu_depthwise_conv2d_inplace_s8(&map, a[7], a[8],
-                                         (const int8_t *)ptr_arg(ctx, a + 9, 1,
+    expect_args("depthwise_inplace", n, 36);
+    q.multiplier = (const int32_t *)ptr_arg(ctx, a + 18, 4, map.c, 4);
+    q.shift = (const int32_t *)ptr_arg(ctx, a + 20, 4, map.c, 4);
+    q.input_offset = a[32];
+    q.output_offset = a[33];
+    q.act_min = a[34];
+    q.act_max = a[35];
+    scratch = scratch_alloc(ctx, mcu_depthwise_conv2d_inplace_s8_scratch_size(&win, map.w, map.c, out.h));
+    st = mcu_depthwise_conv2d_inplace_s8(&map, &out,
+                                         (const int8_t *)ptr_arg(ctx, a + 14, 1,
                                                                  (int64_t)win.kernel_h * win.kernel_w * map.c, 1),
-                                         (const int32_t *)ptr_arg(ctx, a + 11, 4, map.c, 4), &win, &q, scratch);
+                                         (const int32_t *)ptr_arg(ctx, a + 16, 4, map.c, 4), &win, &q, scratch);
     free(scratch);
     return st;
 }

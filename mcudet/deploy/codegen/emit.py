@@ -28,7 +28,7 @@ Interface of the generated code (``model.h``)::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -38,6 +38,7 @@ from mcudet.patch.plan import Window
 from ..cbuild import Program, View, emit_depthwise_inplace, emit_op, nhwc
 from ..ir import Graph, GraphError
 from ..memory_plan import RUNTIME_INPLACE, MemoryPlan
+from ..memplan.kernels import inplace_depthwise_scratch
 from ..patch_exec import patch_stage
 from .detect import DetectCode, detect_code, yolo_spec
 
@@ -149,10 +150,11 @@ def _c_call(p: _Printer, op: str, a: list[int], scratch: str) -> tuple[list[str]
                 f'CHECK(mcu_depthwise_conv2d_s8(&in, {p.ptr(a, 14)}, {p.ptr(a, 16)}, &win, {a[32]}, &q, '
                 f'&out));'], macs
     if op == 'depthwise_inplace':
-        macs = a[7] * a[8] * a[4] * a[17] * a[18]
-        return [f'const mcu_dst_t map = {p.view(a, 0)};', _win(a, 17),
-                f'static const mcu_conv_quant_t q = {{{ints(27, 4)}, {p.ptr(a, 13)}, {p.ptr(a, 15)}}};',
-                f'CHECK(mcu_depthwise_conv2d_inplace_s8(&map, {a[7]}, {a[8]}, {p.ptr(a, 9)}, {p.ptr(a, 11)}, '
+        macs = a[9] * a[10] * a[4] * a[22] * a[23]
+        return [f'const mcu_dst_t map = {p.view(a, 0)};', f'const mcu_dst_t out = {p.view(a, 7)};',
+                _win(a, 22),
+                f'static const mcu_conv_quant_t q = {{{ints(32, 4)}, {p.ptr(a, 18)}, {p.ptr(a, 20)}}};',
+                f'CHECK(mcu_depthwise_conv2d_inplace_s8(&map, &out, {p.ptr(a, 14)}, {p.ptr(a, 16)}, '
                 f'&win, &q, {scratch}));'], macs
     if op == 'fully_connected':
         return [f'static const mcu_conv_quant_t q = {{{ints(13, 4)}, {p.ptr(a, 9)}, {p.ptr(a, 11)}}};',
@@ -199,14 +201,14 @@ def _c_call(p: _Printer, op: str, a: list[int], scratch: str) -> tuple[list[str]
 def _needed_scratch(op: str, a: list[int]) -> int:
     """Bytes the runtime's size query returns for this call (mcu_rt.h)."""
     r4 = lambda n: -(-n // 4) * 4  # noqa: E731
+    if op == 'conv2d_1x1' or (op == 'conv2d' and a[22:24] == [1, 1] and not any(a[28:32])):
+        return 4 * r4(a[4])  # mcu_conv2d_s8 dispatches a 1x1 kernel without pads to mcu_conv2d_1x1_s8
     if op in ('conv2d', 'conv2d_generic'):
         return 2 * r4(a[22] * a[23] * a[4])
-    if op == 'conv2d_1x1':
-        return 2 * r4(a[4])
     if op == 'fully_connected':
         return 2 * r4(a[3])
     if op == 'depthwise_inplace':
-        return min(a[23] + 1, a[7]) * a[3] * a[4]
+        return inplace_depthwise_scratch(a[28], a[9], a[3], a[4])
     return 0
 
 
@@ -257,12 +259,7 @@ def generate(graph: Graph, plan: MemoryPlan, prefix: str = 'model') -> Generated
     def full_view(t: str) -> View:
         if t == frame and not plan.input_resident:
             return _dense(INPUT, 0, graph.tensor(t).shape)
-        b = bufs[t]
-        if b.view_of is not None:
-            src = full_view(b.view_of)
-            h, w, c = nhwc(b.shape)
-            return View(ARENA, b.offset, h, w, c, src.row_stride, src.pix_stride)
-        return _dense(ARENA, b.offset, b.shape)
+        return _dense(ARENA, bufs[t].offset, bufs[t].shape)
 
     def record(step, comment: str, fn) -> None:
         op = graph.op(step.op)
@@ -305,11 +302,12 @@ def generate(graph: Graph, plan: MemoryPlan, prefix: str = 'model') -> Generated
                         if step.in_place == 'elementwise' and ins[acts.index(step.in_place_of)] != dst:
                             raise GraphError(f'{o.label()}: in-place step does not write its input\'s view')
                     elif step.in_place == 'depthwise':
-                        src = ins[0]
-                        if src.offset != bufs[t_out].offset or cur[acts[0]][0] != src:
-                            raise GraphError(f'{o.label()}: in-place step does not cover its input buffer')
-                        emit_depthwise_inplace(prog, graph, o, src, (oh, ow), pads)
-                        cur[t_out] = (replace(src, h=oh, w=ow), out_w)
+                        # dense at the start of the input's tile buffer, whatever crop of it is read
+                        dst = _dense(ARENA, bufs[t_out].offset, (1, oh, ow, graph.tensor(t_out).shape[3]))
+                        if cur[acts[0]][0].offset != dst.offset or ins[0].offset < dst.offset:
+                            raise GraphError(f'{o.label()}: in-place step does not start at its input buffer')
+                        emit_depthwise_inplace(prog, graph, o, ins[0], (oh, ow), pads, out=dst)
+                        cur[t_out] = (dst, out_w)
                         return
                     else:
                         dst = _dense(ARENA, bufs[t_out].offset, (1, oh, ow, graph.tensor(t_out).shape[3]))
@@ -331,7 +329,7 @@ def generate(graph: Graph, plan: MemoryPlan, prefix: str = 'model') -> Generated
             ins = [full_view(t) for t in acts]
             if step.in_place == 'depthwise':
                 out = full_view(o.outputs[0])
-                emit_depthwise_inplace(prog, graph, o, ins[0], (out.h, out.w))
+                emit_depthwise_inplace(prog, graph, o, ins[0], (out.h, out.w), out=out)
             else:
                 emit_op(prog, graph, o, ins, full_view(o.outputs[0]))
         record(step, f'{op.name} ({op.kind})', call)

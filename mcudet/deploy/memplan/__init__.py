@@ -19,8 +19,9 @@ What the code generator reads:
   ``scratch_bytes``.
 * ``buffers[tensor]``: ``offset``, ``size``, ``shape``, ``role``. 'tile' buffers hold one
   tile's window, dense (row pitch = the window's width); 'stage_output' is the full split
-  tensor, written window by window; 'input' is the resident frame. ``view_of``: the output of
-  an in-place depthwise keeps that input's view (mcu_rt's layout: same address and pitch).
+  tensor, written window by window; 'input' is the resident frame. An in-place depthwise
+  writes its output dense at the start of its input's buffer (the same offset), whatever
+  crop of that buffer it reads.
 * ``input_tensors`` / ``input_resident``: a streamed frame is not in the arena: the generated
   function takes a pointer to it and the first op reads its window from there.
   ``host_ops`` (an input QUANTIZE) are done by whoever fills the frame.

@@ -7,13 +7,16 @@ version 1). A runtime that differs passes its own ``scratch_fn`` and ``inplace``
 In-place rules (the output overwrites the input, which dies at the op):
 
 ``'depthwise'`` (``mcu_depthwise_conv2d_inplace_s8``)
-    DEPTHWISE_CONV_2D, depth multiplier 1, ``out_h <= in_h`` and ``out_w <= in_w``. Output
-    pixel (y, x) lands where input pixel (y, x) was: the output keeps the input's view
-    (its row pitch), so a strided or cropped output occupies ``((out_h - 1) * in_w + out_w)
-    * C`` bytes of the input's buffer. Rows go top to bottom; a ring of the last
+    DEPTHWISE_CONV_2D, depth multiplier 1, ``out_h <= in_h`` and ``out_w <= in_w``. The
+    output is dense at the start of the input's buffer (delta 0); per patch the input may be
+    any crop of its tile buffer (the window the op reads). Output pixel ``i`` (raster order)
+    sits at or before every input pixel it could still need, and a channel's outputs land
+    only on that channel's bytes (offsets and row pitches are multiples of C), so the kernel
+    goes slice by slice of ``INPLACE_DW_CHANNELS`` channels, rows top to bottom, output row
+    ``y`` ending before input row ``y + 1``; a ring of the slice's last
     ``min(pad_top + 1, out_h)`` input rows in the scratch serves the rows above
-    (``min(pad_top + 1, out_h) * in_w * C`` bytes; ``pad_top`` is the call's own: the op's
-    for a whole map, the tile's per patch).
+    (``min(pad_top + 1, out_h) * in_w * min(C, 16)`` bytes; ``pad_top`` is the call's own: the
+    op's for a whole map, the tile's per patch).
 ``'reshape'``
     RESHAPE has no kernel (mcu_rt aliases the buffers): the output is the input's memory.
 ``'pointwise'`` (``mcu_conv2d_1x1_s8``; both of its paths widen the pixel into the scratch first)
@@ -29,10 +32,7 @@ In-place rules (the output overwrites the input, which dies at the op):
     ADD, MUL (the full-size operand), int8 -> int8 QUANTIZE: element ``i`` is read before it
     is written, so the output takes the input's address.
 
-Only dense inputs run in place, except under 'pointwise': its input may also be the strided
-output of an in-place depthwise (row pitch >= w * C; the output stays dense at the input's
-address). Output pixel ``i`` ends at ``(i + 1) * c_out <= (i + 1) * c_in`` bytes, never past the
-start of input pixel ``i + 1`` in any layout whose pixels sit at or after their dense positions.
+Only dense inputs that are the whole buffer run in place, except under 'depthwise' (a crop).
 
 Scratch (``scratch_fn(call) -> bytes``, :func:`default_scratch_bytes`) follows mcu_rt's size
 queries. The planner asks for every call the generated code will make (every tile of a
@@ -47,6 +47,8 @@ from typing import Optional
 from ..ir import Op
 
 ALIGN = 4
+#: Channels per slice of the in-place depthwise kernel (its ring holds this many channels).
+INPLACE_DW_CHANNELS = 16
 INPLACE_RULES = ('depthwise', 'reshape', 'pointwise', 'expand', 'elementwise')
 #: What deploy/runtime runs in place (mcu_rt.h, tests/runtime/test_kernels.py): every rule.
 RUNTIME_INPLACE = INPLACE_RULES
@@ -89,26 +91,30 @@ def default_scratch_bytes(call: KernelCall) -> int:
     """Scratch bytes of one kernel call: mcu_rt's ``*_scratch_size`` queries (version 1).
 
     * CONV_2D: ``2 * round4(kh * kw * c_in)`` (one int16 im2col column); a 1x1 kernel without
-      pads ``2 * round4(c_in)`` (the pixel widened to int16).
-    * DEPTHWISE_CONV_2D: none; in place ``min(pad_top + 1, out_h) * in_w * C`` (the row ring).
+      pads (``mcu_conv2d_1x1_s8``) ``4 * round4(c_in)`` (two pixels widened to int16).
+    * DEPTHWISE_CONV_2D: none; in place ``min(pad_top + 1, out_h) * in_w * min(C, 16)`` (the row
+      ring of one channel slice).
     * FULLY_CONNECTED: ``2 * round4(k)`` (one input row widened to int16).
     * Everything else: 0.
     """
     op, a = call.op, call.op.attrs
     if op.kind == 'conv2d':
+        if tuple(a.kernel) == (1, 1) and not any(call.pads):
+            return 4 * align(call.in_shape[3])
         return 2 * align(a.kernel[0] * a.kernel[1] * call.in_shape[3])
     if op.kind == 'depthwise_conv2d':
         if call.in_place == 'depthwise':
-            return min(call.pads[0] + 1, call.out_shape[1]) * call.in_shape[2] * call.in_shape[3]
+            _, _, in_w, c = call.in_shape
+            return inplace_depthwise_scratch(call.pads[0], call.out_shape[1], in_w, c)
         return 0
     if op.kind == 'fully_connected':
         return 2 * align(call.in_shape[-1])
     return 0
 
 
-def depthwise_extent(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int:
-    """Bytes an in-place depthwise output spans in its input's buffer (input row pitch)."""
-    return ((out_shape[1] - 1) * in_shape[2] + out_shape[2]) * out_shape[3]
+def inplace_depthwise_scratch(pad_top: int, out_h: int, in_w: int, channels: int) -> int:
+    """``mcu_depthwise_conv2d_inplace_s8_scratch_size``: the ring of one channel slice's rows."""
+    return min(pad_top + 1, out_h) * in_w * min(channels, INPLACE_DW_CHANNELS)
 
 
 def inplace_rule(op: Op, which: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...],
@@ -145,5 +151,6 @@ def inplace_rule(op: Op, which: int, in_shape: tuple[int, ...], out_shape: tuple
     return None
 
 
-__all__ = ['ALIGN', 'INPLACE_RULES', 'PAPER_INPLACE', 'RUNTIME_INPLACE', 'KernelCall', 'ScratchFn', 'align',
-           'default_scratch_bytes', 'depthwise_extent', 'inplace_rule']
+__all__ = ['ALIGN', 'INPLACE_DW_CHANNELS', 'INPLACE_RULES', 'PAPER_INPLACE', 'RUNTIME_INPLACE', 'KernelCall',
+           'ScratchFn', 'align', 'default_scratch_bytes', 'inplace_depthwise_scratch',
+           'inplace_rule']

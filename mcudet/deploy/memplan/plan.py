@@ -1,6 +1,7 @@
 """The memory plan: schedule, arena offsets, scratch, flash, and the honest summary line."""
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Optional
@@ -25,9 +26,6 @@ class Buffer:
         size: Bytes used (the placed region is ``size`` rounded up to the alignment).
         offset: Byte offset in the arena.
         first, last: Schedule positions of the producing and of the last reading step.
-        view_of: None: dense (row pitch = width x channels). Else the output of an in-place
-            depthwise that keeps the view of input ``view_of``: pixel (y, x) sits where that
-            input's pixel (y, x) was (its row pitch; dense when the widths agree).
     """
 
     name: str
@@ -37,7 +35,6 @@ class Buffer:
     offset: int
     first: int
     last: int
-    view_of: Optional[str] = None
 
     @property
     def end(self) -> int:
@@ -80,6 +77,11 @@ class MemoryPlan:
     activation bytes occupied at any step (no scratch: the paper's convention);
     ``lower_bound_bytes`` is the ``total_bytes`` that no placement under these in-place rules
     and this scratch contract can beat (the busiest step's live bytes and scratch).
+    ``kernel_scratch_bytes`` is the largest scratch that any kernel the planner weighed for a
+    step declares, in place or not: an in-place depthwise's row ring counts where the planner
+    chose a separate output because that needed fewer bytes. The analytic model
+    (:func:`mcudet.patch.memory_report`) runs depthwise in place at no cost, so a plan is within
+    ``patch_peak_bytes + kernel_scratch_bytes`` of it (tests/deploy/test_memory_plan_arena.py).
 
     ``stage_views``: tensors of the tile body that have no buffer of their own. When the
     per-patch stage ends with a residual ADD, the op before it (the project conv) writes each
@@ -106,6 +108,7 @@ class MemoryPlan:
     peak_live_bytes: int
     activation_peak_bytes: int
     lower_bound_bytes: int
+    kernel_scratch_bytes: int
     heuristic: str
     alignment: int
     inplace_rules: tuple[str, ...]
@@ -200,7 +203,7 @@ class MemoryPlan:
         d = {k: getattr(self, k) for k in (
             'graph_name', 'arena_bytes', 'scratch_bytes', 'scratch_in_arena', 'total_bytes', 'weights_bytes',
             'input_bytes', 'input_resident', 'split_tensor', 'num_stage_steps', 'peak_op', 'peak_live_bytes',
-            'activation_peak_bytes', 'lower_bound_bytes', 'heuristic', 'alignment')}
+            'activation_peak_bytes', 'lower_bound_bytes', 'kernel_scratch_bytes', 'heuristic', 'alignment')}
         d.update(input_tensors=list(self.input_tensors), host_ops=list(self.host_ops),
                  stage_views=list(self.stage_views),
                  inplace_rules=list(self.inplace_rules), notes=list(self.notes),
@@ -271,61 +274,162 @@ def plan_memory(graph: Graph, patch_plan: Optional[PatchPlan] = None, input_resi
 
 
 def solve(problem: Problem, heuristics: Sequence[str], scratch_in_arena: bool = True,
-          inplace: tuple[str, ...] = INPLACE_RULES) -> MemoryPlan:
-    """Place ``problem``'s buffers with every heuristic and keep the smallest arena."""
+          inplace: tuple[str, ...] = INPLACE_RULES, search_budget: Optional[int] = None) -> MemoryPlan:
+    """Place ``problem``'s buffers with every heuristic and keep the smallest arena.
+
+    Each heuristic runs with every in-place candidate, and again with only the worthwhile
+    ones (:meth:`~mcudet.deploy.memplan.schedule.Problem.worthwhile`: a greedy placer takes an
+    in-place position whenever it does not raise the arena's top at that moment, even where
+    the kernel's scratch then costs more). When no result reaches the problem's
+    lower bound, a local search (:func:`_improve`) perturbs the best order for at most
+    ``search_budget`` more placements (default :func:`search_budget_for`), stopping as soon as
+    the lower bound is reached. Deterministic.
+    """
     if not heuristics:
         raise MemoryPlanError('heuristics is empty; give at least one of ' + ', '.join(HEURISTICS))
     a = problem.alignment
     specs = list(problem.buffers.values())
     index = {b.name: i for i, b in enumerate(specs)}
-    blocks = [Block(align(b.size, a), b.first, b.last) for b in specs]
-    relations = [Relation(index[c.src], index[c.dst], c.delta) for c in problem.candidates]
-    variants = [(h, ()) for h in heuristics] + [(f'{h}+tied', ('expand',)) for h in heuristics]
+    sets = [list(problem.candidates)]
+    worthwhile = problem.worthwhile()
+    if len(worthwhile) < len(problem.candidates):
+        sets.append(worthwhile)
     best = None
-    for h, tied_rules in variants:
-        tied = [Relation(index[c.src], index[c.dst], c.delta) for c in problem.candidates
-                if c.rule in tied_rules]
-        groups = tie_groups(blocks, tied) if tied else [[(i, 0)] for i in range(len(blocks))]
-        if tied and len(groups) == len(blocks):
-            continue
-        placer = Placer(blocks, relations)
-        for k in order(blocks, groups, h.split('+')[0]):
-            placer.place(groups[k])
-        offsets = list(placer.offsets)
-        realized = {c.step: c for c in problem.fixed}
-        for c in problem.candidates:
-            s, d = index[c.src], index[c.dst]
-            if offsets[d] == offsets[s] - c.delta and offsets[d] < offsets[s] + blocks[s].size \
-                    and offsets[s] < offsets[d] + blocks[d].size:
-                realized[c.step] = c
-        scratch = [problem.scratch[k][realized[k].rule if k in realized else None]
-                   for k in range(len(problem.steps))]
-        scratch_off: dict[int, int] = {}
-        if scratch_in_arena:
-            extra = [k for k in range(len(scratch)) if scratch[k]]
-            ids = placer.add([Block(align(scratch[k], a), k, k) for k in extra])
-            for i in sorted(ids, key=lambda i: -placer.blocks[i].size):
-                placer.place([(i, 0)])
-            scratch_off = {k: placer.offsets[i] for k, i in zip(extra, ids)}
-        else:
-            scratch_off = {k: 0 for k in range(len(scratch)) if scratch[k]}
-        total = placer.top + (0 if scratch_in_arena else max(scratch, default=0))
-        if best is None or total < best[0]:
-            best = (total, h, offsets, realized, scratch, scratch_off, placer.top)
-    _, heuristic, offsets, realized, scratch, scratch_off, arena = best
-    plan = _make_plan(problem, specs, offsets, realized, scratch, scratch_off, arena, heuristic,
-                      scratch_in_arena, inplace)
+    blocks = [Block(align(b.size, a), b.first, b.last) for b in specs]
+    for cands in sets:
+        for h, tied_rules in [(h, ()) for h in heuristics] + [(f'{h}+tied', ('expand',)) for h in heuristics]:
+            tied = [Relation(index[c.src], index[c.dst], c.delta) for c in cands if c.rule in tied_rules]
+            groups = tie_groups(blocks, tied) if tied else [[(i, 0)] for i in range(len(blocks))]
+            if tied and len(groups) == len(blocks):
+                continue
+            name = h if cands is sets[0] else f'{h}+worthwhile'
+            seq = order(blocks, groups, h.split('+')[0])
+            result = _attempt(problem, blocks, cands, index, groups, seq, name, scratch_in_arena)
+            if best is None or result.total < best.total:
+                best = result
+    lower = align(problem.lower_bound()[0], a)
+    if best.total > lower and scratch_in_arena:
+        # the scratch placed with the buffers rather than after them, at the best plan's sizes
+        reserved = {k: n for k, n in enumerate(best.scratch) if n}
+        fixed = {c.step for c in problem.fixed}
+        cands = [c for k, c in best.realized.items() if k not in fixed]
+        with_scratch = blocks + [Block(align(n, a), k, k) for k, n in reserved.items()]
+        groups = [[(i, 0)] for i in range(len(with_scratch))]
+        for h in heuristics:
+            result = _attempt(problem, with_scratch, cands, index, groups, order(with_scratch, groups, h),
+                              f'{h}+scratch', True, reserved)
+            if result is not None and result.total < best.total:
+                best = result
+    if best.total > lower:
+        budget = search_budget if search_budget is not None else search_budget_for(len(specs))
+        best = _improve(problem, index, best, lower, budget, scratch_in_arena)
+    plan = _make_plan(problem, specs, best.offsets, best.realized, best.scratch, best.scratch_off, best.arena,
+                      best.heuristic, scratch_in_arena, inplace)
     plan.validate()  # a placement bug must never reach the code generator
     return plan
 
 
+@dataclass
+class _Attempt:
+    """One placement: its blocks, candidates and groups in the order placed, and what came out."""
+
+    total: int
+    heuristic: str
+    blocks: list
+    cands: list
+    groups: list
+    seq: list[int]
+    offsets: list[int]
+    realized: dict
+    scratch: list[int]
+    scratch_off: dict[int, int]
+    arena: int
+    reserved: Optional[dict[int, int]] = None
+
+
+# Placements the local search may add to the heuristics' (about 20), in all, for a problem of
+# this many buffers: each placement costs O(n^2), so the budget shrinks with n (vww.tflite per
+# layer, ~70 buffers: ~400 placements; a patch stage of 300 buffers: ~20).
+SEARCH_WORK = 2_000_000
+
+
+def search_budget_for(num_blocks: int) -> int:
+    """Default number of extra placements the local search may try for ``num_blocks`` buffers."""
+    return min(2000, SEARCH_WORK // max(1, num_blocks) ** 2)
+
+
+def _attempt(problem: Problem, blocks, cands, index, groups, seq, heuristic, scratch_in_arena,
+             reserved: Optional[dict[int, int]] = None) -> Optional[_Attempt]:
+    """Place ``groups`` in the order ``seq``, then every kernel's scratch; the arena it needs.
+
+    ``reserved`` (step -> bytes): the scratch blocks are already among ``blocks`` (after the
+    buffers, in this order) and placed with them; None when a step needs more than its block.
+    """
+    a = problem.alignment
+    placer = Placer(blocks, [Relation(index[c.src], index[c.dst], c.delta) for c in cands])
+    for k in seq:
+        placer.place(groups[k])
+    offsets = list(placer.offsets)
+    realized = {c.step: c for c in problem.fixed}
+    for c in cands:
+        s, d = index[c.src], index[c.dst]
+        if offsets[d] == offsets[s] - c.delta and offsets[d] < offsets[s] + blocks[s].size \
+                and offsets[s] < offsets[d] + blocks[d].size:
+            realized[c.step] = c
+    scratch = [problem.scratch[k][realized[k].rule if k in realized else None]
+               for k in range(len(problem.steps))]
+    scratch_off: dict[int, int] = {}
+    if reserved is not None:
+        if any(n > reserved.get(k, 0) for k, n in enumerate(scratch)):
+            return None
+        first = len(problem.buffers)
+        scratch_off = {k: offsets[first + i] for i, k in enumerate(reserved) if scratch[k]}
+        offsets = offsets[:first]
+    elif scratch_in_arena:
+        extra = [k for k in range(len(scratch)) if scratch[k]]
+        ids = placer.add([Block(align(scratch[k], a), k, k) for k in extra])
+        for i in sorted(ids, key=lambda i: -placer.blocks[i].size):
+            placer.place([(i, 0)])
+        scratch_off = {k: placer.offsets[i] for k, i in zip(extra, ids)}
+    else:
+        scratch_off = {k: 0 for k in range(len(scratch)) if scratch[k]}
+    total = placer.top + (0 if scratch_in_arena else max(scratch, default=0))
+    return _Attempt(total, heuristic, list(blocks), list(cands), groups, list(seq), offsets, realized,
+                    scratch, scratch_off, placer.top, reserved)
+
+
+def _improve(problem: Problem, index, best: _Attempt, lower: int, budget: int,
+             scratch_in_arena: bool) -> _Attempt:
+    """Local search over placement orders: move one group of the best order earlier (or swap two)
+    and keep the result when it needs no more bytes; stop at ``lower`` or after ``budget`` tries."""
+    rng = random.Random(0)
+    n = len(best.seq)
+    if n < 2:
+        return best
+    name = best.heuristic.split(' ')[0] + ' + search'
+    for _ in range(budget):
+        seq = list(best.seq)
+        i = rng.randrange(1, n)
+        if rng.random() < 0.5:
+            j = rng.randrange(0, i)
+            seq.insert(j, seq.pop(i))
+        else:
+            j = rng.randrange(0, n)
+            seq[i], seq[j] = seq[j], seq[i]
+        result = _attempt(problem, best.blocks, best.cands, index, best.groups, seq, name, scratch_in_arena,
+                          best.reserved)
+        if result is not None and result.total <= best.total:
+            best = result
+            if best.total <= lower:
+                break
+    return best
+
+
 def _make_plan(problem: Problem, specs, offsets, realized, scratch, scratch_off, arena, heuristic,
                scratch_in_arena, inplace) -> MemoryPlan:
-    views = {c.dst: c.src for c in realized.values() if c.rule == 'depthwise'}
     buffers = {}
     for b, off in zip(specs, offsets):
-        size = b.size if b.name in views else problem.dense_size.get(b.name, b.size)  # not in place: dense
-        buffers[b.name] = Buffer(b.name, b.role, b.shape, size, off, b.first, b.last, views.get(b.name))
+        buffers[b.name] = Buffer(b.name, b.role, b.shape, b.size, off, b.first, b.last)
     ends = [b.end for b in buffers.values()]
     if scratch_in_arena:
         ends += [scratch_off[k] + scratch[k] for k in scratch_off]
@@ -353,6 +457,8 @@ def _make_plan(problem: Problem, specs, offsets, realized, scratch, scratch_off,
         input_bytes=sum(g.tensor(t).nbytes for t in frames), input_resident=problem.input_resident,
         host_ops=problem.host_ops, split_tensor=problem.split_tensor, patch_plan=problem.patch_plan,
         num_stage_steps=problem.num_stage_steps, peak_step=peak, peak_live_bytes=steps[peak].live_bytes,
-        activation_peak_bytes=activations, lower_bound_bytes=lower, heuristic=heuristic,
+        activation_peak_bytes=activations, lower_bound_bytes=lower,
+        kernel_scratch_bytes=max((max(options.values()) for options in problem.scratch), default=0),
+        heuristic=heuristic,
         alignment=problem.alignment, inplace_rules=inplace, notes=tuple(problem.notes),
         stage_views=problem.stage_views)

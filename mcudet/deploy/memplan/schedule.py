@@ -19,7 +19,7 @@ the kept residual). This is the paper's fused add (``design/figures.md``: the pr
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -29,7 +29,7 @@ from mcudet.patch.receptive import PatchPlanError
 
 from ..ir import DTYPES, Graph, Op
 from ..patch_exec import PatchStage, patch_stage
-from .kernels import KernelCall, ScratchFn, align, depthwise_extent, inplace_rule
+from .kernels import KernelCall, ScratchFn, align, inplace_rule
 
 DTYPES_BYTES = {name: np.dtype(t).itemsize for name, t in DTYPES.items()}
 
@@ -88,8 +88,6 @@ class BufferSpec:
 class AliasCandidate:
     """``dst`` may take ``src``'s memory at ``step``: ``offset(dst) = offset(src) - delta``.
 
-    ``strided``: an in-place depthwise output that keeps a wider input's row pitch (its
-    buffer is then larger than the dense tensor; dense again if the step is not in place).
     """
 
     step: int
@@ -97,7 +95,6 @@ class AliasCandidate:
     dst: str
     rule: str
     delta: int
-    strided: bool = False
 
 
 @dataclass
@@ -117,32 +114,46 @@ class Problem:
     patch_plan: Optional[PatchPlan]
     num_stage_steps: int
     alignment: int
-    dense_size: dict[str, int] = field(default_factory=dict)  # strided candidates: size if not in place
     notes: list[str] = field(default_factory=list)
     #: Tile-body tensors held in the stage output (no buffer of their own), see :func:`stage_view_tensor`.
     stage_views: tuple[str, ...] = ()
     #: In-place steps that hold whatever the placement (the stage-ending ADD over a stage view).
     fixed: list[AliasCandidate] = field(default_factory=list)
 
-    def lower_bound(self) -> tuple[int, int]:
-        """(bytes, step): the busiest step's live bytes plus scratch, with its cheapest in-place
-        choice; no placement under these rules needs fewer bytes."""
+    def worthwhile(self) -> list[AliasCandidate]:
+        """The candidates whose in-place step does not raise the busiest of the steps it touches.
+
+        Per candidate, alone against the live bytes (as :meth:`lower_bound`): at its step the
+        output shares the input's bytes, but the kernel may need more scratch (an in-place
+        depthwise's row ring). Where that costs more than a separate output, it is left out.
+        """
+        live, need = self._live()
+        return [c for c in self.candidates if self._in_place_need(c, live) <= need[c.step]]
+
+    def _live(self) -> tuple[list[int], list[int]]:
+        """Per step: the live buffers' bytes, and those plus the scratch when nothing optional is in place."""
         n = len(self.steps)
-        dense = {b.name: align(self.dense_size.get(b.name, b.size), self.alignment)
-                 for b in self.buffers.values()}
         live = [0] * n
         for b in self.buffers.values():
             for k in range(b.first, b.last + 1):
-                live[k] += dense[b.name]
+                live[k] += align(b.size, self.alignment)
         rule_at = {c.step: c.rule for c in self.fixed}
-        need = [live[k] + self.scratch[k][rule_at.get(k)] for k in range(n)]
+        return live, [live[k] + self.scratch[k][rule_at.get(k)] for k in range(n)]
+
+    def _in_place_need(self, c: AliasCandidate, live: list[int]) -> int:
+        """Bytes of candidate ``c``'s step when it runs in place: the two buffers' union and its scratch."""
+        s = align(self.buffers[c.src].size, self.alignment)
+        d = align(self.buffers[c.dst].size, self.alignment)
+        overlap = max(0, s + d - max(s + c.delta, d))
+        return live[c.step] - overlap + self.scratch[c.step][c.rule]
+
+    def lower_bound(self) -> tuple[int, int]:
+        """(bytes, step): the busiest step's live bytes plus scratch, with its cheapest in-place
+        choice; no placement under these rules needs fewer bytes."""
+        live, need = self._live()
         for c in self.candidates:
-            s = dense[c.src]
-            d = align(self.buffers[c.dst].size, self.alignment)  # in place: the span in the input's layout
-            overlap = max(0, s + d - max(s + c.delta, d))
-            need[c.step] = min(need[c.step], live[c.step] - dense[c.dst] + d - overlap
-                               + self.scratch[c.step][c.rule])
-        best = max(range(n), key=need.__getitem__)
+            need[c.step] = min(need[c.step], self._in_place_need(c, live))
+        best = max(range(len(need)), key=need.__getitem__)
         return need[best], best
 
 
@@ -318,7 +329,6 @@ def build_problem(graph: Graph, plan: Optional[PatchPlan], split_tensor: Optiona
         else:
             buffers[t] = BufferSpec(t, 'tensor', tensor.shape, tensor.nbytes, i, last[t])
     steps, candidates, scratch, fixed = [], [], [], []
-    dense_size: dict[str, int] = {}
     for i, op in enumerate(ops):
         per_patch = i < body
         unit, layer = where.get(op.name, (None, None))
@@ -331,8 +341,7 @@ def build_problem(graph: Graph, plan: Optional[PatchPlan], split_tensor: Optiona
             cands = [AliasCandidate(i, view, split_tensor, 'elementwise', 0)]
             fixed += cands
         else:
-            cands = _candidates(graph, op, i, op_calls, holds, buffers, last, rules, alignment, per_patch,
-                                dense_size)
+            cands = _candidates(graph, op, i, op_calls, holds, buffers, last, rules, alignment, per_patch)
             candidates += cands
         scratch.append(_scratch(graph, op, op_calls, scratch_fn, [None] + [c.rule for c in cands]))
     notes = []
@@ -347,7 +356,7 @@ def build_problem(graph: Graph, plan: Optional[PatchPlan], split_tensor: Optiona
                      f'{graph.producer(split_tensor).name} adds the residual there in place (no tile buffer '
                      f'for {view!r})')
     return Problem(graph, steps, buffers, candidates, scratch, frames, input_resident, tuple(external),
-                   host_ops, split_tensor, plan, body, alignment, dense_size, notes,
+                   host_ops, split_tensor, plan, body, alignment, notes,
                    (view,) if view is not None else (), fixed)
 
 
@@ -358,12 +367,11 @@ def _pads(op: Op) -> tuple[int, int, int, int]:
 
 def _candidates(graph: Graph, op: Op, step: int, op_calls: list[_Call], holds: dict[str, list[Window]],
                 buffers: dict[str, BufferSpec], last: dict[str, int], rules: tuple[str, ...],
-                alignment: int, per_patch: bool, dense_size: dict[str, int]) -> list[AliasCandidate]:
-    """In-place options of one step: dense inputs that die here and whose buffer the output may take
-    (and, under 'pointwise' only, the strided output of an in-place depthwise: see ``kernels``).
+                alignment: int, per_patch: bool) -> list[AliasCandidate]:
+    """In-place options of one step: inputs that die here and whose buffer the output may take.
 
-    A strided in-place depthwise output grows its buffer to the span it covers in the input's
-    layout (``buffers`` is updated; ``dense_size`` keeps the dense size for the placer).
+    Per patch, an input read in a sub-window of its tile buffer runs in place only under
+    'depthwise' (its output goes dense to the start of the buffer, see ``kernels``).
     """
     dst = buffers[op.outputs[0]]
     if dst.role in ('stage_output', 'input'):
@@ -377,27 +385,21 @@ def _candidates(graph: Graph, op: Op, step: int, op_calls: list[_Call], holds: d
                 or (src.role == 'tile') != (dst.role == 'tile')):
             continue
         src_t = graph.tensor(src_name)
-        deltas, extents, rule = [], [], None
+        deltas, rule = [], None
         for t, call in enumerate(op_calls):
             window = call.reads[which]
-            if per_patch and window != holds[src_name][t]:
-                break  # the op reads a sub-window of the buffer: no in-place layout
             in_shape, out_shape = _shape(src_t.shape, window), _shape(out_t.shape, call.out)
             got = inplace_rule(op, which, in_shape, out_shape, src_t.dtype, rules)
             if got is None or rule not in (None, got[0]):
                 break
+            if per_patch and window != holds[src_name][t] and got[0] != 'depthwise':
+                break  # the op reads a sub-window of the buffer: only the depthwise kernel takes a crop
             rule = got[0]
             deltas.append(got[1])
-            extents.append(depthwise_extent(in_shape, out_shape) if rule == 'depthwise' else 0)
         else:
-            if rule is None or (src_name in dense_size and rule != 'pointwise'):
-                continue
-            strided = max(extents) > dst.size
-            if strided:
-                dense_size[dst.name] = dst.size
-                buffers[dst.name] = replace(dst, size=max(extents))
-            found.append(AliasCandidate(step, src_name, op.outputs[0], rule, align(max(deltas), alignment),
-                                        strided))
+            if rule is not None:
+                delta = align(max(deltas), alignment)
+                found.append(AliasCandidate(step, src_name, op.outputs[0], rule, delta))
     return found
 
 
