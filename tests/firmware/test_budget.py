@@ -46,7 +46,8 @@ def test_sram_over_budget_names_overflow_and_a_schedule_that_fits(vww_export) ->
     err = e.value
     msg = str(err)
     m = re.match(r'test96k: SRAM over budget by ([\d,]+) B \(needs ([\d,]+) B of 98,304 B: '
-                 rf'arena {ex.plan.arena_bytes:,} \+ input frame buffer 19,200 \+ output buffers 2 \+ other .*\+ heap 1,024 \+ '
+                 rf'arena {ex.plan.arena_bytes:,} \+ input frame buffer 19,200 \+ output buffers 2 \+ '
+                 r'other .*\+ heap 1,024 \+ '
                  r'stack 8,192 B\); try --patches 2x2 --split 5 \(arena ([\d,]+) B of the ([\d,]+) B left '
                  r'for it\)$', msg)
     assert m, msg
