@@ -57,6 +57,18 @@ def test_random_ops_on_m4(tmp_path: Path, kind: str) -> None:
     assert_bitexact(run.outputs, refs)
 
 
+@pytest.mark.parametrize('seed', range(12))
+@pytest.mark.parametrize('kind', ['conv2d', 'depthwise_conv2d', 'fully_connected'])
+def test_dsp_assembly_kernels_on_random_shapes(tmp_path: Path, kind: str, seed: int) -> None:
+    """The inline-assembly paths (1x1 and general conv row pairs, depthwise interior pixels) run only
+    on Arm, never in the host's emulated DSP build: random shapes, groups, tails, strides and
+    activation ranges in QEMU."""
+    graph, ins = random_op_graph(kind, np.random.default_rng(100 + seed))
+    _, frames, refs = exported(graph, tmp_path, [ins], tflite=False)
+    run = run_firmware(build_firmware(tmp_path, M4, dsp=True), frames, count='none')
+    assert_bitexact(run.outputs, refs)
+
+
 @pytest.fixture(scope='module')
 def backbone():
     graph = graph_from_spec(zoo.get_spec('mbv2-w0.35-r144'), input_hw=(48, 48))

@@ -32,13 +32,91 @@ static mcu_status_t conv_check(const mcu_src_t *in, const int8_t *filter, const 
     return MCU_RT_OK;
 }
 
+#if defined(MCU_RT_USE_DSP)
+/* d[0 .. n) = s[0 .. n): words (unaligned LDR / STR), then a halfword and a byte. */
+static void stage_copy(int8_t *d, const int8_t *s, int32_t n)
+{
+    const int8_t *const e = s + (n & ~3);
+    for (; s < e; s += 4, d += 4) {
+        mcu_store_s32(d, mcu_load_s32(s));
+    }
+    if (n & 2) {
+        memcpy(d, s, 2);
+        d += 2;
+        s += 2;
+    }
+    if (n & 1) {
+        *d = *s;
+    }
+}
+
+/* d[0 .. n) = v (out-of-image taps). */
+static void stage_fill(int8_t *d, int8_t v, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        d[i] = v;
+    }
+}
+
+/*
+ * The taps of the pixel whose window starts at (y0, x0) into the stage in natural order, those
+ * outside [ky0, ky1) x [kx0, kx1) as fill: any window (the border pixels, dilated or strided input).
+ */
+static __attribute__((noinline)) void stage_taps(int8_t *stage, const mcu_src_t *in, const mcu_window_t *win,
+                                                 int32_t y0, int32_t x0, int32_t ky0, int32_t ky1, int32_t kx0,
+                                                 int32_t kx1, int8_t fill)
+{
+    const int32_t ci = in->c, kw = win->kernel_w, run = kw * ci;
+    const int dense = win->dilation_w == 1 && in->pix_stride == ci;
+    int32_t ky, kx;
+    for (ky = 0; ky < win->kernel_h; ++ky) {
+        int8_t *d = stage + ky * run;
+        const int8_t *row = in->data + (ptrdiff_t)(y0 + ky * win->dilation_h) * in->row_stride;
+        if (ky < ky0 || ky >= ky1 || kx0 >= kx1) {
+            stage_fill(d, fill, run);
+            continue;
+        }
+        stage_fill(d, fill, kx0 * ci);
+        if (dense) {
+            stage_copy(d + kx0 * ci, row + (ptrdiff_t)(x0 + kx0) * ci, (kx1 - kx0) * ci);
+        } else {
+            for (kx = kx0; kx < kx1; ++kx) {
+                stage_copy(d + kx * ci, row + (ptrdiff_t)(x0 + kx * win->dilation_w) * in->pix_stride, ci);
+            }
+        }
+        stage_fill(d + kx1 * ci, fill, (kw - kx1) * ci);
+    }
+}
+
+/* Zero the column's taps outside [ky0, ky1) x [kx0, kx1) (kernel kh x kw, ci channels). */
+static __attribute__((noinline)) void col_zero_outside(int16_t *col, int32_t kh, int32_t kw, int32_t ci,
+                                                       int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1)
+{
+    int32_t ky, kx, c;
+    for (ky = 0; ky < kh; ++ky) {
+        for (kx = 0; kx < kw; ++kx) {
+            if (ky < ky0 || ky >= ky1 || kx < kx0 || kx >= kx1) {
+                for (c = 0; c < ci; ++c) {
+                    col[mcu_internal_col_index((ky * kw + kx) * ci + c, kh * kw * ci)] = 0;
+                }
+            }
+        }
+    }
+}
+#endif
+
 mcu_status_t mcu_conv2d_generic_s8(const mcu_src_t *in, const int8_t *filter, const int32_t *bias,
                                    const mcu_window_t *win, const mcu_conv_quant_t *q, const mcu_dst_t *out,
                                    void *scratch)
 {
     int32_t ci, co, kh, kw, taps, oy, ox;
 #if defined(MCU_RT_USE_DSP)
-    int fast;
+    int fast, fill_ok, dense;
+    int8_t fill, *stage;
+    int16_t *col;
+    int32_t run, x_last;
+    ptrdiff_t rstep;
 #endif
     mcu_status_t st = conv_check(in, filter, win, q, out);
     if (st != MCU_RT_OK) {
@@ -54,30 +132,49 @@ mcu_status_t mcu_conv2d_generic_s8(const mcu_src_t *in, const int8_t *filter, co
     }
 #if defined(MCU_RT_USE_DSP)
     fast = mcu_internal_rqs_layer_ok(taps, bias, co, q);
+    /* A pixel's taps are staged as int8 in the column's upper half (mcu_internal_col_pack), an
+     * out-of-image tap as -input_offset (the input zero point), which widens to 0; an offset
+     * outside [-127, 128] has no such byte, and those taps are zeroed in the column instead. */
+    fill_ok = q->input_offset >= -127 && q->input_offset <= 128;
+    fill = fill_ok ? (int8_t)-q->input_offset : 0;
+    col = (int16_t *)scratch;
+    stage = (int8_t *)scratch + mcu_round4((size_t)taps);
+    /* A kernel row's in-image taps are one run of bytes when pixels are dense and undilated. */
+    dense = win->dilation_w == 1 && in->pix_stride == ci;
+    run = kw * ci;
+    rstep = (ptrdiff_t)win->dilation_h * in->row_stride;
+    x_last = in->w - kw;
 #endif
     for (oy = 0; oy < out->h; ++oy) {
         const int32_t y0 = oy * win->stride_h - win->pad_top;
         int32_t ky0, ky1;
+#if defined(MCU_RT_USE_DSP)
+        int rows_in;
+#endif
         mcu_tap_range(y0, in->h, kh, win->dilation_h, &ky0, &ky1);
+#if defined(MCU_RT_USE_DSP)
+        /* Pixels of a dense input whose kernel rows and columns are all in the image take runs. */
+        rows_in = dense && ky0 == 0 && ky1 == kh;
+#endif
         for (ox = 0; ox < out->w; ++ox) {
             const int32_t x0 = ox * win->stride_w - win->pad_left;
             int8_t *dst = out->data + (ptrdiff_t)oy * out->row_stride + (ptrdiff_t)ox * out->pix_stride;
             int32_t kx0, kx1;
-            mcu_tap_range(x0, in->w, kw, win->dilation_w, &kx0, &kx1);
 #if defined(MCU_RT_USE_DSP)
             {
-                int16_t *col = (int16_t *)scratch;
-                int32_t ky, kx;
-                for (ky = 0; ky < kh; ++ky) {
-                    const int32_t row_ok = ky >= ky0 && ky < ky1;
-                    const int8_t *row = row_ok ? in->data + (ptrdiff_t)(y0 + ky * win->dilation_h) * in->row_stride
-                                               : NULL;
-                    for (kx = 0; kx < kw; ++kx) {
-                        const int32_t valid = row_ok && kx >= kx0 && kx < kx1;
-                        const int8_t *px = valid ? row + (ptrdiff_t)(x0 + kx * win->dilation_w) * in->pix_stride
-                                                 : NULL;
-                        mcu_internal_col_fill(col, (ky * kw + kx) * ci, taps, px, ci, q->input_offset);
-                    }
+                /* The taps in natural order into the stage, then widened into the column. */
+                const int edge = !rows_in || x0 < 0 || x0 > x_last;
+                if (!edge) {
+                    /* Each kernel row's taps are one run of bytes in the input. */
+                    mcu_internal_col_pack_rows(col, in->data + (ptrdiff_t)y0 * in->row_stride + (ptrdiff_t)x0 * ci,
+                                               rstep, kh, run, q->input_offset);
+                } else {
+                    mcu_tap_range(x0, in->w, kw, win->dilation_w, &kx0, &kx1);
+                    stage_taps(stage, in, win, y0, x0, ky0, ky1, kx0, kx1, fill);
+                    mcu_internal_col_pack(col, stage, taps, q->input_offset);
+                }
+                if (edge && !fill_ok) {
+                    col_zero_outside(col, kh, kw, ci, ky0, ky1, kx0, kx1);
                 }
                 if (fast) {
                     mcu_internal_col_outputs_fast(col, taps, filter, bias, co, q, dst);
@@ -86,6 +183,7 @@ mcu_status_t mcu_conv2d_generic_s8(const mcu_src_t *in, const int8_t *filter, co
                 }
             }
 #else
+            mcu_tap_range(x0, in->w, kw, win->dilation_w, &kx0, &kx1);
             {
                 /* The natural-order column: in-image taps widened (+ input offset), 0 elsewhere. */
                 int16_t *col = (int16_t *)scratch;

@@ -3,10 +3,13 @@
  * (mcu_internal_dw_row_s8) is shared with the in-place variant. DSP path (depth multiplier 1):
  * four channels per step, __sxtb16 unpacks input and weight words, __sxtab16 / __sadd16 add the
  * input offset to two channels at once, __smlabb / __smlatt accumulate (a depthwise sum runs over
- * taps, not channels, so the dual __smlad has no pair of products to add); kernels of up to 7 x 7
- * taps go channel group by channel group over a whole row (mcu_internal_dw_row_dsp), the group's
- * unpacked weights and requantization parameters hoisted out of the pixel loop. Portable path (depth multiplier
- * 1, at least 4 channels): blocks of 16 channels (of 4 below 16 channels), see dw_block.
+ * taps, not channels, so the dual __smlad has no pair of products to add). Kernels of up to 7 x 7
+ * taps: mcu_internal_dw_prep unpacks the weights and hoists the bias and requantization of up to
+ * 16 channels once (this kernel goes block of 16 channels by block, all rows each; the in-place
+ * kernel slice by slice), then mcu_internal_dw_row_prep does a row of them, channel group by
+ * group; interior pixels of 3/5/7-wide kernels in Cortex-M assembly (DW_PIXEL). Portable path
+ * (depth multiplier 1, at least 4 channels): blocks of 16 channels (of 4 below 16 channels), see
+ * dw_block.
  */
 #include "mcu_rt_internal.h"
 
@@ -87,8 +90,90 @@ static inline __attribute__((always_inline)) void dw_block(
 #endif
 
 #if defined(MCU_RT_USE_DSP)
-/* Kernels of up to this many taps (7 x 7) take mcu_internal_dw_row_dsp (unpacked weights on the stack). */
-#define MCU_DW_DSP_TAPS 49
+/*
+ * SMMLAR: acc + mcu_smmulr(a, b) (wrapping; the callers' operands never wrap). No ACLE intrinsic, so
+ * inline assembly on Arm, like mcu_smmulr.
+ */
+#if defined(MCU_RT_EMULATE_ACLE)
+static inline int32_t dw_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)mcu_smmulr(a, b));
+}
+#else
+static inline int32_t dw_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+#endif
+
+/*
+ * Group modes: 2 when every channel passes mcu_rqs_make with a multiplier >= 0; the weights and the
+ * bias are then stored doubled, so the sums are 2 * acc (|acc| < 2^30: exact, and 2 * w fits an
+ * int16 lane), and the output is (SMMLAR(2 acc, mult, add) + (acc >> 31)) >> right: mcu_rqs_apply
+ * with [acc < 0] for [high < 0], which differs only when acc < 0 and high = 0 (with mult >= 0, high
+ * < 0 implies acc < 0), and there both give (add or add - 1) >> right = output_offset as right >= 1.
+ */
+/* Unpacks the weights of group g (mode 2: doubled) to w. */
+static void mcu_internal_dw_unpack(const mcu_dw_prep_t *p, int32_t g, int32_t *w)
+{
+    const int32_t c = p->c0 + 4 * g, dbl = p->g[g].mode == 2;
+    int32_t t;
+    for (t = 0; t < p->taps; ++t) {
+        const uint32_t wv = mcu_load_u32(p->filter + (ptrdiff_t)t * p->fstride + c);
+        const int32_t w02 = mcu_sxtb16(wv), w13 = mcu_sxtb16_ror8(wv);
+        w[2 * t] = dbl ? mcu_sadd16(w02, w02) : w02;
+        w[2 * t + 1] = dbl ? mcu_sadd16(w13, w13) : w13;
+    }
+}
+
+int mcu_internal_dw_prep(mcu_dw_prep_t *p, const int8_t *filter, int32_t fstride, const int32_t *bias,
+                         const mcu_window_t *win, const mcu_conv_quant_t *q, int32_t c0, int32_t nch)
+{
+    const int32_t taps = win->kernel_h * win->kernel_w;
+    const int32_t range = mcu_rqs_acc_range(taps, q->input_offset);
+    int32_t g;
+    if (nch < 4 || taps > MCU_DW_DSP_TAPS || nch > 4 * MCU_DW_PREP_GROUPS) {
+        return 0;
+    }
+    p->filter = filter;
+    p->bias = bias;
+    p->fstride = fstride;
+    p->c0 = c0;
+    p->nch = nch;
+    p->groups = nch / 4;
+    p->taps = taps;
+    p->wprep = p->groups * taps <= MCU_DW_DSP_TAPS;
+    for (g = 0; g < p->groups; ++g) {
+        mcu_dw_group_t *d = &p->g[g];
+        const int32_t c = c0 + 4 * g;
+        int32_t j, short_form = 1, fast = 1;
+        for (j = 0; j < 4; ++j) {
+            mcu_rqs_t rs;
+            d->bias[j] = bias != NULL ? bias[c + j] : 0;
+            if (mcu_rqs_make(&rs, q->multiplier[c + j], q->shift[c + j], d->bias[j], range, q->output_offset) &&
+                rs.mult >= 0) {
+                d->rqs[j][0] = rs.mult;
+                d->rqs[j][1] = rs.add;
+                d->rqs[j][2] = rs.right;
+            } else {
+                short_form = 0;
+            }
+        }
+        for (j = 0; j < 4 && !short_form; ++j) {
+            fast = fast && mcu_rq_make(q->multiplier[c + j], q->shift[c + j]).fast;
+        }
+        d->mode = short_form ? 2 : fast ? 1 : 0;
+        for (j = 0; j < 4 && short_form; ++j) {
+            d->bias[j] *= 2;
+        }
+        if (p->wprep) {
+            mcu_internal_dw_unpack(p, g, p->w + 2 * taps * g);
+        }
+    }
+    return 1;
+}
 
 /* One tap of four channels: the input word at xp (input offset added) times the unpacked weights at wp. */
 #define MCU_DW_TAP(xp, wp)                                                                                      \
@@ -101,145 +186,339 @@ static inline __attribute__((always_inline)) void dw_block(
         a3 = mcu_smlatt(x13_, (wp)[1], a3);                                                                     \
     } while (0)
 
+/* Interior pixels take DW_PIXEL for kernels of up to this many rows (kr on the stack). */
+#define MCU_DW_KR_ROWS 7
+
 /*
- * DSP path, depth multiplier 1: channels [0, in_c & ~3) of a whole output row, four channels at a
- * time. Per group the four channels' weights are unpacked once (__sxtb16 pairs, on the stack) and
- * their bias and requantization parameters hoisted (mcu_rqs_t where the group allows it); then
- * every pixel of the row accumulates its taps with one word load, two __sxtab16 (input offset
- * added) and four __smlabb / __smlatt per tap (MCU_DW_TAP), a kernel row's taps unrolled for
- * pixels whose taps are all inside the map. Returns the number of channels done.
+ * Kernel row ky of the current row and group: cur, the address of the channel group in the first
+ * tap of the next interior output pixel (advanced by pstep per pixel), tstep the step between taps.
  */
-static inline __attribute__((always_inline)) int32_t dw_row_dsp_k(
-    const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1, int32_t in_w, int32_t in_c,
-    const int8_t *filter, int32_t fstride, const int32_t *bias, const mcu_window_t *win, const mcu_conv_quant_t *q,
-    int8_t *out_row, int32_t out_w, int32_t out_pix_stride, const int32_t kw_const)
+typedef struct {
+    const int8_t *cur;
+    int32_t pstep, tstep;
+} dw_krow_t;
+
+/*
+ * One interior output pixel of a group, kernel width KW (3, 5 or 7): the sums start at the four
+ * words at B_ (the bias), then for each kernel row
+ * [kr, kend) (at least one), its taps at kr->cur + kx * kr->tstep times the weights from wp on
+ * (two words per tap, consecutive over the rows), kr->cur advanced to the next pixel; the sums in
+ * a0..a3, the input offset in off2 (the caller's variables). On Arm one
+ * assembly loop: GCC keeps too few of the loops' values in registers (about a third of its
+ * instructions were spills, reloads and address arithmetic).
+ */
+#if defined(MCU_RT_EMULATE_ACLE)
+#define DW_PIXEL(KW, KR_, KEND_, WP_, B_)                                                                       \
+    do {                                                                                                        \
+        dw_krow_t *k_;                                                                                          \
+        const int32_t *w_ = (WP_);                                                                              \
+        a0 = (B_)[0];                                                                                           \
+        a1 = (B_)[1];                                                                                           \
+        a2 = (B_)[2];                                                                                           \
+        a3 = (B_)[3];                                                                                           \
+        for (k_ = (KR_); k_ < (KEND_); ++k_) {                                                                    \
+            const int8_t *xp_ = k_->cur;                                                                        \
+            int32_t kx_;                                                                                        \
+            k_->cur = xp_ + k_->pstep;                                                                          \
+            for (kx_ = 0; kx_ < (KW); ++kx_, w_ += 2) {                                                         \
+                MCU_DW_TAP(xp_ + (ptrdiff_t)kx_ * k_->tstep, w_);                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+    } while (0)
+#else
+/* One tap: the input word loaded by LD, the weights by LDRD (post-increment). */
+#define DW_ASM_TAP(LD)                                                                                          \
+    LD "\n\t"                                                                                                   \
+    "ldrd %[w0], %[w1], [%[wp]], #8\n\t"                                                                        \
+    "sxtab16 %[x02], %[off2], %[x]\n\t"                                                                         \
+    "sxtab16 %[x], %[off2], %[x], ror #8\n\t"                                                                   \
+    "smlabb %[a0], %[x02], %[w0], %[a0]\n\t"                                                                    \
+    "smlatt %[a2], %[x02], %[w0], %[a2]\n\t"                                                                    \
+    "smlabb %[a1], %[x], %[w1], %[a1]\n\t"                                                                      \
+    "smlatt %[a3], %[x], %[w1], %[a3]\n\t"
+#define DW_ASM_TAPS3                                                                                            \
+    DW_ASM_TAP("ldr %[x], [%[xp]]")                                                                             \
+    DW_ASM_TAP("ldr %[x], [%[xp], %[ts]]")                                                                      \
+    DW_ASM_TAP("ldr %[x], [%[xp], %[ts], lsl #1]")
+#define DW_ASM_TAPS5                                                                                            \
+    DW_ASM_TAPS3                                                                                                \
+    "add %[xp], %[xp], %[ts], lsl #1\n\t"                                                                       \
+    DW_ASM_TAP("ldr %[x], [%[xp], %[ts]]")                                                                      \
+    DW_ASM_TAP("ldr %[x], [%[xp], %[ts], lsl #1]")
+#define DW_ASM_TAPS7                                                                                            \
+    DW_ASM_TAPS5                                                                                                \
+    "add %[xp], %[xp], %[ts], lsl #1\n\t"                                                                       \
+    DW_ASM_TAP("ldr %[x], [%[xp], %[ts]]")                                                                      \
+    DW_ASM_TAP("ldr %[x], [%[xp], %[ts], lsl #1]")
+#define DW_PIXEL(KW, KR_, KEND_, WP_, B_)                                                                       \
+    do {                                                                                                        \
+        dw_krow_t *k_ = (KR_);                                                                                  \
+        const int32_t *w_ = (WP_);                                                                              \
+        const int8_t *xp_ = (const int8_t *)(B_); /* the bias first, then the taps */                           \
+        int32_t ts_, x_, x02_, w0_, w1_;                                                                        \
+        __asm__ volatile("ldrd %[a0], %[a1], [%[xp]]\n\t"                                                       \
+                         "ldrd %[a2], %[a3], [%[xp], #8]\n\t"                                                   \
+                         "1:\n\t"                                                                               \
+                         "ldr %[xp], [%[kr]]\n\t"                                                               \
+                         "ldrd %[x02], %[ts], [%[kr], #4]\n\t"                                                  \
+                         "add %[x02], %[xp], %[x02]\n\t"                                                        \
+                         "str %[x02], [%[kr]], #12\n\t"                                                         \
+                         DW_ASM_TAPS##KW                                                                        \
+                         "cmp %[kr], %[kend]\n\t"                                                               \
+                         "bne 1b\n\t"                                                                           \
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [kr] "+r"(k_),     \
+                           [wp] "+r"(w_), [xp] "+&r"(xp_), [ts] "=&r"(ts_), [x] "=&r"(x_), [x02] "=&r"(x02_),  \
+                           [w0] "=&r"(w0_), [w1] "=&r"(w1_)                                                     \
+                         : [off2] "r"(off2), [kend] "r"(KEND_)                                                  \
+                         : "cc", "memory");                                                                     \
+    } while (0)
+#endif
+
+/* The four outputs of a group (sums a0..a3) stored at dst. */
+static inline __attribute__((always_inline)) void dw_store4(const mcu_dw_group_t *d, int32_t a0, int32_t a1,
+                                                            int32_t a2, int32_t a3, int8_t *dst, int full,
+                                                            const mcu_conv_quant_t *q, const int32_t *mult,
+                                                            const int32_t *shift, const mcu_rq_t *rq)
 {
-    /* kw_const: the kernel width as a constant (3, 5 or 7: unrolled interior pixels), or 0 (any width). */
-    const int32_t kw = kw_const != 0 ? kw_const : win->kernel_w;
-    const int32_t sw = win->stride_w, dil = win->dilation_w, pad = win->pad_left;
-    const int32_t off2 = mcu_pack2_s16(q->input_offset);
-    const int32_t out_off = q->output_offset, act_min = q->act_min, act_max = q->act_max;
-    const int32_t *mult = q->multiplier, *shift = q->shift;
-    const int32_t range = mcu_rqs_acc_range(win->kernel_h * kw, q->input_offset);
-    const int full = act_min == -128 && act_max == 127;
-    /*
-     * Output pixels [in0, in1) have all kw taps inside the row (x0 >= 0, x0 + (kw - 1) * dil < in_w);
-     * they take the unrolled taps when kw_const is 3, 5 or 7 (else the range is empty).
-     */
-    const int32_t last = in_w - 1 + pad - (kw - 1) * dil;
-    const int32_t in0 = (pad + sw - 1) / sw;
-    const int32_t in1 = kw_const == 0 ? 0 : last < 0 ? 0 : last / sw + 1 < out_w ? last / sw + 1 : out_w;
-    int32_t wk[2 * MCU_DW_DSP_TAPS];
-    int32_t c;
-    for (c = 0; c + 4 <= in_c; c += 4) {
-        mcu_rq_t rq[4];
-        mcu_rqs_t rs[4];
-        int32_t b[4];
-        int32_t t, ox, j, fast = 1, short_form = 1;
-        for (t = ky0 * kw; t < ky1 * kw; ++t) {
-            const uint32_t wv = mcu_load_u32(filter + (ptrdiff_t)t * fstride + c);
-            wk[2 * t] = mcu_sxtb16(wv);
-            wk[2 * t + 1] = mcu_sxtb16_ror8(wv);
+    const int32_t act_min = q->act_min, act_max = q->act_max;
+    if (d->mode == 2) {
+        const int32_t y0 = (dw_smmlar(a0, d->rqs[0][0], d->rqs[0][1]) + (a0 >> 31)) >> d->rqs[0][2];
+        const int32_t y1 = (dw_smmlar(a1, d->rqs[1][0], d->rqs[1][1]) + (a1 >> 31)) >> d->rqs[1][2];
+        const int32_t y2 = (dw_smmlar(a2, d->rqs[2][0], d->rqs[2][1]) + (a2 >> 31)) >> d->rqs[2][2];
+        const int32_t y3 = (dw_smmlar(a3, d->rqs[3][0], d->rqs[3][1]) + (a3 >> 31)) >> d->rqs[3][2];
+        if (full) {
+            dst[0] = (int8_t)mcu_ssat8(y0);
+            dst[1] = (int8_t)mcu_ssat8(y1);
+            dst[2] = (int8_t)mcu_ssat8(y2);
+            dst[3] = (int8_t)mcu_ssat8(y3);
+        } else {
+            dst[0] = mcu_clamp_s8(y0, act_min, act_max);
+            dst[1] = mcu_clamp_s8(y1, act_min, act_max);
+            dst[2] = mcu_clamp_s8(y2, act_min, act_max);
+            dst[3] = mcu_clamp_s8(y3, act_min, act_max);
         }
-        for (j = 0; j < 4; ++j) {
-            b[j] = bias != NULL ? bias[c + j] : 0;
-            short_form = mcu_rqs_make(&rs[j], mult[c + j], shift[c + j], b[j], range, out_off) && short_form;
-        }
-        for (j = 0; j < 4 && !short_form; ++j) {
-            rq[j] = mcu_rq_make(mult[c + j], shift[c + j]);
-            fast = fast && rq[j].fast;
-        }
-        for (ox = 0; ox < out_w; ++ox) {
-            const int32_t x0 = ox * sw - pad;
-            int8_t *dst = out_row + (ptrdiff_t)ox * out_pix_stride + c;
-            int32_t a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];
-            int32_t ky;
-            if (ox >= in0 && ox < in1) {
-                /* All taps of the pixel's rows inside the map (kw 3, 5 or 7): the row's taps unrolled. */
-                for (ky = ky0; ky < ky1; ++ky) {
-                    const ptrdiff_t step = (ptrdiff_t)dil * row_pix[ky];
-                    const int8_t *xp = rows[ky] + (ptrdiff_t)x0 * row_pix[ky] + c;
-                    const int32_t *wp = wk + 2 * ky * kw;
-                    MCU_DW_TAP(xp, wp);
-                    MCU_DW_TAP(xp + step, wp + 2);
-                    MCU_DW_TAP(xp + 2 * step, wp + 4);
-                    if (kw > 3) {
-                        MCU_DW_TAP(xp + 3 * step, wp + 6);
-                        MCU_DW_TAP(xp + 4 * step, wp + 8);
-                        if (kw > 5) {
-                            MCU_DW_TAP(xp + 5 * step, wp + 10);
-                            MCU_DW_TAP(xp + 6 * step, wp + 12);
-                        }
-                    }
-                }
-            } else {
-                int32_t kx0, kx1;
-                mcu_tap_range(x0, in_w, kw, dil, &kx0, &kx1);
-                for (ky = ky0; ky < ky1 && kx0 < kx1; ++ky) {
-                    const ptrdiff_t step = (ptrdiff_t)dil * row_pix[ky];
-                    const int8_t *xp = rows[ky] + (ptrdiff_t)(x0 + kx0 * dil) * row_pix[ky] + c;
-                    const int32_t *wp = wk + 2 * (ky * kw + kx0);
-                    const int32_t *const wend = wk + 2 * (ky * kw + kx1);
-                    for (; wp < wend; wp += 2) {
-                        MCU_DW_TAP(xp, wp);
-                        xp += step;
-                    }
-                }
-            }
-            if (short_form) {
-                const int32_t y0 = mcu_rqs_apply(a0, rs[0].mult, rs[0].right, rs[0].add);
-                const int32_t y1 = mcu_rqs_apply(a1, rs[1].mult, rs[1].right, rs[1].add);
-                const int32_t y2 = mcu_rqs_apply(a2, rs[2].mult, rs[2].right, rs[2].add);
-                const int32_t y3 = mcu_rqs_apply(a3, rs[3].mult, rs[3].right, rs[3].add);
-                if (full) {
-                    dst[0] = (int8_t)mcu_ssat8(y0);
-                    dst[1] = (int8_t)mcu_ssat8(y1);
-                    dst[2] = (int8_t)mcu_ssat8(y2);
-                    dst[3] = (int8_t)mcu_ssat8(y3);
-                } else {
-                    dst[0] = mcu_clamp_s8(y0, act_min, act_max);
-                    dst[1] = mcu_clamp_s8(y1, act_min, act_max);
-                    dst[2] = mcu_clamp_s8(y2, act_min, act_max);
-                    dst[3] = mcu_clamp_s8(y3, act_min, act_max);
-                }
-            } else if (fast) {
-                dst[0] = (int8_t)mcu_rq_apply(a0, &rq[0], out_off, act_min, act_max);
-                dst[1] = (int8_t)mcu_rq_apply(a1, &rq[1], out_off, act_min, act_max);
-                dst[2] = (int8_t)mcu_rq_apply(a2, &rq[2], out_off, act_min, act_max);
-                dst[3] = (int8_t)mcu_rq_apply(a3, &rq[3], out_off, act_min, act_max);
-            } else {
-                dst[0] = mcu_requantize_s8(a0, mult[c], shift[c], out_off, act_min, act_max);
-                dst[1] = mcu_requantize_s8(a1, mult[c + 1], shift[c + 1], out_off, act_min, act_max);
-                dst[2] = mcu_requantize_s8(a2, mult[c + 2], shift[c + 2], out_off, act_min, act_max);
-                dst[3] = mcu_requantize_s8(a3, mult[c + 3], shift[c + 3], out_off, act_min, act_max);
-            }
-        }
+    } else if (d->mode == 1) {
+        const int32_t out_off = q->output_offset;
+        dst[0] = (int8_t)mcu_rq_apply(a0, &rq[0], out_off, act_min, act_max);
+        dst[1] = (int8_t)mcu_rq_apply(a1, &rq[1], out_off, act_min, act_max);
+        dst[2] = (int8_t)mcu_rq_apply(a2, &rq[2], out_off, act_min, act_max);
+        dst[3] = (int8_t)mcu_rq_apply(a3, &rq[3], out_off, act_min, act_max);
+    } else {
+        const int32_t out_off = q->output_offset;
+        dst[0] = mcu_requantize_s8(a0, mult[0], shift[0], out_off, act_min, act_max);
+        dst[1] = mcu_requantize_s8(a1, mult[1], shift[1], out_off, act_min, act_max);
+        dst[2] = mcu_requantize_s8(a2, mult[2], shift[2], out_off, act_min, act_max);
+        dst[3] = mcu_requantize_s8(a3, mult[3], shift[3], out_off, act_min, act_max);
     }
-    return c;
 }
 
 /*
- * DSP path, depth multiplier 1: channels [0, in_c & ~3) of a whole output row, four channels at a
- * time (dw_row_dsp_k, compiled for kernel widths 3, 5, 7 and any). Returns the number of channels done.
+ * Mode 2 with the full int8 output range: dst[j] = ssat8((SMMLAR(a_j, mult_j, add_j) + (a_j >> 31)) >>
+ * right_j), the parameters at prm (mult, add, right per channel). On Arm assembly that names the
+ * memory it reads and writes, so that, unlike C after the tap loop's assembly, nothing is reloaded.
  */
-static int32_t mcu_internal_dw_row_dsp(const int8_t *const *rows, const int32_t *row_pix, int32_t ky0,
-                                       int32_t ky1, int32_t in_w, int32_t in_c, const int8_t *filter,
-                                       int32_t fstride, const int32_t *bias, const mcu_window_t *win, const mcu_conv_quant_t *q,
-                                       int8_t *out_row, int32_t out_w, int32_t out_pix_stride)
+#if defined(MCU_RT_EMULATE_ACLE)
+static inline void dw_store4_rqs(const int32_t *prm, int32_t a0, int32_t a1, int32_t a2, int32_t a3, int8_t *dst)
 {
+    const int32_t a[4] = {a0, a1, a2, a3};
+    int32_t j;
+    for (j = 0; j < 4; ++j) {
+        dst[j] = (int8_t)mcu_ssat8((dw_smmlar(a[j], prm[3 * j], prm[3 * j + 1]) + (a[j] >> 31)) >> prm[3 * j + 2]);
+    }
+}
+#else
+#define DW_ASM_RQS(A, J)                                                                                        \
+    "ldrd %[m], %[ad], [%[prm], #" #J "*12]\n\t"                                                                 \
+    "ldr %[r], [%[prm], #" #J "*12+8]\n\t"                                                                       \
+    "smmlar %[m], %[" A "], %[m], %[ad]\n\t"                                                                     \
+    "add %[m], %[m], %[" A "], asr #31\n\t"                                                                      \
+    "asr %[m], %[m], %[r]\n\t"                                                                                   \
+    "ssat %[m], #8, %[m]\n\t"                                                                                    \
+    "strb %[m], [%[dst], #" #J "]\n\t"
+static inline void dw_store4_rqs(const int32_t *prm, int32_t a0, int32_t a1, int32_t a2, int32_t a3, int8_t *dst)
+{
+    int32_t m, ad, r;
+    __asm__(DW_ASM_RQS("a0", 0) DW_ASM_RQS("a1", 1) DW_ASM_RQS("a2", 2) DW_ASM_RQS("a3", 3)
+            : [m] "=&r"(m), [ad] "=&r"(ad), [r] "=&r"(r), "=m"(*(int8_t(*)[4])dst)
+            : [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3), [prm] "r"(prm), [dst] "r"(dst),
+              "m"(*(const int32_t(*)[12])prm));
+}
+#endif
+
+/*
+ * dw_store4_rqs with the outputs clamped to [act_min, act_max] (inside [-128, 127]; lo4, hi4: the
+ * bounds in all four bytes): on Arm the four bytes are packed (BFI) and clamped at once
+ * (SSUB8 + SEL, twice), then stored with one STR.
+ */
+#if defined(MCU_RT_EMULATE_ACLE)
+static inline void dw_store4_rqs_clamp(const int32_t *prm, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                       int8_t *dst, int32_t lo4, int32_t hi4)
+{
+    const int32_t a[4] = {a0, a1, a2, a3};
+    const int32_t lo = (int8_t)(lo4 & 0xFF), hi = (int8_t)(hi4 & 0xFF);
+    int32_t j;
+    for (j = 0; j < 4; ++j) {
+        const int32_t y = (dw_smmlar(a[j], prm[3 * j], prm[3 * j + 1]) + (a[j] >> 31)) >> prm[3 * j + 2];
+        dst[j] = mcu_clamp_s8(mcu_ssat8(y), lo, hi);
+    }
+}
+#else
+#define DW_ASM_RQS_Y(A, J)                                                                                      \
+    "ldrd %[m], %[ad], [%[prm], #" #J "*12]\n\t"                                                                 \
+    "ldr %[r], [%[prm], #" #J "*12+8]\n\t"                                                                       \
+    "smmlar %[m], %[" A "], %[m], %[ad]\n\t"                                                                     \
+    "add %[m], %[m], %[" A "], asr #31\n\t"                                                                      \
+    "asr %[m], %[m], %[r]\n\t"                                                                                   \
+    "ssat %[" A "], #8, %[m]\n\t"
+static inline void dw_store4_rqs_clamp(const int32_t *prm, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                       int8_t *dst, int32_t lo4, int32_t hi4)
+{
+    int32_t m, ad, r;
+    __asm__(DW_ASM_RQS_Y("a0", 0) DW_ASM_RQS_Y("a1", 1) DW_ASM_RQS_Y("a2", 2) DW_ASM_RQS_Y("a3", 3)
+            "bfi %[a0], %[a1], #8, #8\n\t"
+            "bfi %[a0], %[a2], #16, #8\n\t"
+            "bfi %[a0], %[a3], #24, #8\n\t"
+            "ssub8 %[m], %[a0], %[hi]\n\t"
+            "sel %[a0], %[hi], %[a0]\n\t"
+            "ssub8 %[m], %[a0], %[lo]\n\t"
+            "sel %[a0], %[a0], %[lo]\n\t"
+            "str %[a0], [%[dst]]\n\t"
+            : [m] "=&r"(m), [ad] "=&r"(ad), [r] "=&r"(r), [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2),
+              [a3] "+&r"(a3), "=m"(*(int8_t(*)[4])dst)
+            : [prm] "r"(prm), [dst] "r"(dst), [lo] "r"(lo4), [hi] "r"(hi4), "m"(*(const int32_t(*)[12])prm)
+            : "cc");
+}
+#endif
+
+/* The sums a0..a3 of the taps of output pixel x0 inside the map (any width, tap by tap). */
+#define DW_BORDER_PIXEL(x0)                                                                                     \
+    do {                                                                                                        \
+        int32_t kx0_, kx1_, ky_;                                                                                \
+        mcu_tap_range((x0), in_w, kw, dil, &kx0_, &kx1_);                                                       \
+        for (ky_ = ky0; ky_ < ky1 && kx0_ < kx1_; ++ky_) {                                                      \
+            const ptrdiff_t step_ = (ptrdiff_t)dil * row_pix[ky_];                                              \
+            const int8_t *xp_ = rows[ky_] + (ptrdiff_t)((x0) + kx0_ * dil) * row_pix[ky_] + c;                  \
+            const int32_t *wp_ = wg + 2 * (ky_ * kw + kx0_);                                                    \
+            const int32_t *const wend_ = wg + 2 * (ky_ * kw + kx1_);                                            \
+            for (; wp_ < wend_; wp_ += 2) {                                                                     \
+                MCU_DW_TAP(xp_, wp_);                                                                           \
+                xp_ += step_;                                                                                   \
+            }                                                                                                   \
+        }                                                                                                       \
+    } while (0)
+
+/* The outputs of the sums a0..a3 of group d at dst. */
+#define DW_STORE4()                                                                                             \
+    do {                                                                                                        \
+        if (fast == 1) {                                                                                        \
+            dw_store4_rqs(prm, a0, a1, a2, a3, dst);                                                            \
+        } else if (fast == 2) {                                                                                 \
+            dw_store4_rqs_clamp(prm, a0, a1, a2, a3, dst, lo4, hi4);                                            \
+        } else {                                                                                                \
+            dw_store4(d, a0, a1, a2, a3, dst, full, q, q->multiplier + c, q->shift + c, rq);                    \
+        }                                                                                                       \
+    } while (0)
+
+/*
+ * The prepared groups of one output row, group by group. Output pixels [e0, e1) have all kw taps
+ * inside the row (x0 >= 0, x0 + (kw - 1) * dil < in_w); with kw_const 3, 5 or 7 they take
+ * DW_PIXEL (kw_const 0: any width, the range empty), their kernel rows' addresses advancing by a
+ * pixel step (kr); the others (the borders) go tap by tap over their taps inside the map.
+ */
+static inline __attribute__((always_inline)) void dw_row_prep_k(
+    mcu_dw_prep_t *p, const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1,
+    int32_t in_w, const mcu_window_t *win, const mcu_conv_quant_t *q, int8_t *out_row, int32_t out_w,
+    int32_t out_pix_stride, const int32_t kw_const)
+{
+    const int32_t kw = kw_const != 0 ? kw_const : win->kernel_w;
+    const int32_t sw = win->stride_w, dil = win->dilation_w, pad = win->pad_left;
+    const int32_t off2 = mcu_pack2_s16(q->input_offset);
+    const int full = q->act_min == -128 && q->act_max == 127;
+    const int clamp_ok = q->act_min >= -128 && q->act_min <= q->act_max && q->act_max <= 127;
+    const int32_t lo4 = (int32_t)(((uint32_t)q->act_min & 0xFFu) * 0x01010101u);
+    const int32_t hi4 = (int32_t)(((uint32_t)q->act_max & 0xFFu) * 0x01010101u);
+    const int32_t last = in_w - 1 + pad - (kw - 1) * dil;
+    const int32_t in0 = (pad + sw - 1) / sw;
+    const int32_t in1 = kw_const == 0 || ky0 >= ky1 || win->kernel_h > MCU_DW_KR_ROWS ? 0 : last < 0 ? 0 : last / sw + 1 < out_w ? last / sw + 1 : out_w;
+    const int32_t e0 = in0 < out_w ? in0 : out_w, e1 = in0 < in1 ? in1 : e0;
+    dw_krow_t kr[MCU_DW_KR_ROWS];
+    int32_t g, ky;
+    for (g = 0; g < p->groups; ++g) {
+        const mcu_dw_group_t *const d = &p->g[g];
+        const int32_t c = p->c0 + 4 * g;
+        const int32_t *const wg = p->wprep ? p->w + 2 * p->taps * g : p->w;
+        const int32_t *const wrow = wg + 2 * ky0 * kw;
+        mcu_rq_t rq[4];
+        const int32_t *const prm = &d->rqs[0][0];
+        /* 1: mode 2, the full int8 range; 2: mode 2, a narrower range (relu). */
+        const int fast = d->mode != 2 ? 0 : full ? 1 : clamp_ok ? 2 : 0;
+        int8_t *dst = out_row + c;
+        int32_t ox, j;
+        if (!p->wprep) {
+            mcu_internal_dw_unpack(p, g, p->w);
+        }
+        for (j = 0; j < 4 && d->mode == 1; ++j) {
+            rq[j] = mcu_rq_make(q->multiplier[c + j], q->shift[c + j]);
+        }
+        for (ox = 0; ox < e0; ++ox, dst += out_pix_stride) {
+            int32_t a0 = d->bias[0], a1 = d->bias[1], a2 = d->bias[2], a3 = d->bias[3];
+            DW_BORDER_PIXEL(ox * sw - pad);
+            DW_STORE4();
+        }
+        if (e0 < e1) {
+            for (ky = ky0; ky < ky1; ++ky) {
+                kr[ky - ky0].cur = rows[ky] + (ptrdiff_t)(e0 * sw - pad) * row_pix[ky] + c;
+                kr[ky - ky0].pstep = sw * row_pix[ky];
+                kr[ky - ky0].tstep = dil * row_pix[ky];
+            }
+        }
+        for (; ox < e1; ++ox, dst += out_pix_stride) {
+            /* All taps of the pixel's rows inside the map (kw 3, 5 or 7). */
+            int32_t a0, a1, a2, a3;
+            if (kw == 3) {
+                DW_PIXEL(3, kr, kr + (ky1 - ky0), wrow, d->bias);
+            } else if (kw == 5) {
+                DW_PIXEL(5, kr, kr + (ky1 - ky0), wrow, d->bias);
+            } else {
+                DW_PIXEL(7, kr, kr + (ky1 - ky0), wrow, d->bias);
+            }
+            DW_STORE4();
+        }
+        for (; ox < out_w; ++ox, dst += out_pix_stride) {
+            int32_t a0 = d->bias[0], a1 = d->bias[1], a2 = d->bias[2], a3 = d->bias[3];
+            DW_BORDER_PIXEL(ox * sw - pad);
+            DW_STORE4();
+        }
+    }
+}
+
+void mcu_internal_dw_row_prep(mcu_dw_prep_t *p, const int8_t *const *rows, const int32_t *row_pix,
+                              int32_t ky0, int32_t ky1, int32_t in_w, const mcu_window_t *win,
+                              const mcu_conv_quant_t *q, int8_t *out_row, int32_t out_w, int32_t out_pix_stride)
+{
+    const int32_t done = p->c0 + 4 * p->groups, end = p->c0 + p->nch;
+    int32_t ox;
     switch (win->kernel_w) {
     case 3:
-        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, fstride, bias, win, q, out_row, out_w,
-                            out_pix_stride, 3);
+        dw_row_prep_k(p, rows, row_pix, ky0, ky1, in_w, win, q, out_row, out_w, out_pix_stride, 3);
+        break;
     case 5:
-        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, fstride, bias, win, q, out_row, out_w,
-                            out_pix_stride, 5);
+        dw_row_prep_k(p, rows, row_pix, ky0, ky1, in_w, win, q, out_row, out_w, out_pix_stride, 5);
+        break;
     case 7:
-        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, fstride, bias, win, q, out_row, out_w,
-                            out_pix_stride, 7);
+        dw_row_prep_k(p, rows, row_pix, ky0, ky1, in_w, win, q, out_row, out_w, out_pix_stride, 7);
+        break;
     default:
-        return dw_row_dsp_k(rows, row_pix, ky0, ky1, in_w, in_c, filter, fstride, bias, win, q, out_row, out_w,
-                            out_pix_stride, 0);
+        dw_row_prep_k(p, rows, row_pix, ky0, ky1, in_w, win, q, out_row, out_w, out_pix_stride, 0);
+        break;
+    }
+    for (ox = 0; ox < out_w && done < end; ++ox) {
+        /* The last nch % 4 channels. */
+        const int32_t x0 = ox * win->stride_w - win->pad_left;
+        int32_t kx0, kx1;
+        mcu_tap_range(x0, in_w, win->kernel_w, win->dilation_w, &kx0, &kx1);
+        dw_pixel_scalar(rows, row_pix, ky0, ky1, kx0, kx1, x0, done, end, p->filter, p->fstride, p->bias, win, 1, q,
+                        out_row + (ptrdiff_t)ox * out_pix_stride);
     }
 }
 #endif
@@ -259,14 +538,16 @@ void mcu_internal_dw_row_s8(const int8_t *const *rows, const int32_t *row_pix, i
     int32_t ox;
 #if defined(MCU_RT_USE_DSP)
     if (depth_multiplier == 1 && in_c >= 4 && win->kernel_h * win->kernel_w <= MCU_DW_DSP_TAPS) {
-        const int32_t done = mcu_internal_dw_row_dsp(rows, row_pix, ky0, ky1, in_w, in_c, filter, fstride, bias, win, q,
-                                                     out_row, out_w, out_pix_stride);
-        for (ox = 0; ox < out_w && done < in_c; ++ox) {
-            const int32_t x0 = ox * win->stride_w - win->pad_left;
-            int32_t kx0, kx1;
-            mcu_tap_range(x0, in_w, win->kernel_w, win->dilation_w, &kx0, &kx1);
-            dw_pixel_scalar(rows, row_pix, ky0, ky1, kx0, kx1, x0, done, oc_n, filter, fstride, bias, win, 1, q,
-                            out_row + (ptrdiff_t)ox * out_pix_stride);
+        /* Blocks of 4 * MCU_DW_PREP_GROUPS channels, each prepared for this row only. */
+        mcu_dw_prep_t prep;
+        int32_t c0, nch;
+        for (c0 = 0; c0 < in_c; c0 += nch) {
+            nch = in_c - c0 < 4 * MCU_DW_PREP_GROUPS ? in_c - c0 : 4 * MCU_DW_PREP_GROUPS;
+            if (in_c - c0 - nch > 0 && in_c - c0 - nch < 4) {
+                nch -= 4; /* leave at least four channels to the last block */
+            }
+            (void)mcu_internal_dw_prep(&prep, filter, fstride, bias, win, q, c0, nch);
+            mcu_internal_dw_row_prep(&prep, rows, row_pix, ky0, ky1, in_w, win, q, out_row, out_w, out_pix_stride);
         }
         return;
     }
@@ -355,6 +636,31 @@ mcu_status_t mcu_depthwise_conv2d_s8(const mcu_src_t *in, const int8_t *filter, 
         rows[ky] = NULL;
         row_pix[ky] = in->pix_stride;
     }
+#if defined(MCU_RT_USE_DSP)
+    if (depth_multiplier == 1 && in->c >= 4 && win->kernel_h * win->kernel_w <= MCU_DW_DSP_TAPS) {
+        /* Blocks of 4 * MCU_DW_PREP_GROUPS channels outermost: each prepared once for all rows. */
+        mcu_dw_prep_t prep;
+        int32_t c0, nch;
+        for (c0 = 0; c0 < in->c; c0 += nch) {
+            nch = in->c - c0 < 4 * MCU_DW_PREP_GROUPS ? in->c - c0 : 4 * MCU_DW_PREP_GROUPS;
+            if (in->c - c0 - nch > 0 && in->c - c0 - nch < 4) {
+                nch -= 4; /* leave at least four channels to the last block */
+            }
+            (void)mcu_internal_dw_prep(&prep, filter, out->c, bias, win, q, c0, nch);
+            for (oy = 0; oy < out->h; ++oy) {
+                const int32_t y0 = oy * win->stride_h - win->pad_top;
+                int32_t ky0, ky1;
+                mcu_tap_range(y0, in->h, win->kernel_h, win->dilation_h, &ky0, &ky1);
+                for (ky = ky0; ky < ky1; ++ky) {
+                    rows[ky] = in->data + (ptrdiff_t)(y0 + ky * win->dilation_h) * in->row_stride;
+                }
+                mcu_internal_dw_row_prep(&prep, rows, row_pix, ky0, ky1, in->w, win, q,
+                                         out->data + (ptrdiff_t)oy * out->row_stride, out->w, out->pix_stride);
+            }
+        }
+        return MCU_RT_OK;
+    }
+#endif
     for (oy = 0; oy < out->h; ++oy) {
         const int32_t y0 = oy * win->stride_h - win->pad_top;
         int32_t ky0, ky1;

@@ -77,8 +77,15 @@ mcu_status_t mcu_depthwise_conv2d_inplace_s8(const mcu_dst_t *map, const mcu_dst
         const int32_t row_bytes = map->w * n;
         int8_t *const base = map->data + c0;
         mcu_conv_quant_t qs = *q;
+#if defined(MCU_RT_USE_DSP)
+        mcu_dw_prep_t prep; /* the slice's weights and requantization, prepared once for all its rows */
+        int prepared;
+#endif
         qs.multiplier += c0;
         qs.shift += c0;
+#if defined(MCU_RT_USE_DSP)
+        prepared = mcu_internal_dw_prep(&prep, filter + c0, map->c, bias != NULL ? bias + c0 : NULL, win, &qs, 0, n);
+#endif
         for (ky = 0; ky < win->kernel_h; ++ky) {
             rows[ky] = NULL;
             row_pix[ky] = map->pix_stride;
@@ -109,6 +116,13 @@ mcu_status_t mcu_depthwise_conv2d_inplace_s8(const mcu_dst_t *map, const mcu_dst
                     row_pix[ky] = map->pix_stride;
                 }
             }
+#if defined(MCU_RT_USE_DSP)
+            if (prepared) {
+                mcu_internal_dw_row_prep(&prep, rows, row_pix, ky0, ky1, map->w, win, &qs,
+                                         out->data + c0 + (ptrdiff_t)oy * out->row_stride, out_w, out->pix_stride);
+                continue;
+            }
+#endif
             mcu_internal_dw_row_s8(rows, row_pix, ky0, ky1, map->w, n, filter + c0, map->c,
                                    bias != NULL ? bias + c0 : NULL, win, 1, &qs,
                                    out->data + c0 + (ptrdiff_t)oy * out->row_stride, out_w, out->pix_stride);

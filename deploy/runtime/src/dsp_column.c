@@ -3,71 +3,123 @@
  * general conv, the 1x1 conv and fully connected. Compiled only with MCU_RT_USE_DSP.
  *
  * A column holds one output pixel's taps widened to int16 with the input offset added (0 for taps
- * outside the map, which then contribute nothing: int8.md's skipped taps). Groups of four are
- * stored as (x0, x2, x1, x3): one 32-bit load gives the pair (x0, x2) that __smlad multiplies with
- * __sxtb16(w) = (w0, w2), the next the pair (x1, x3) for __sxtb16(ror8(w)) = (w1, w3).
+ * outside the map, which then contribute nothing: int8.md's skipped taps) in round4(k) entries,
+ * groups of four stored as (x0, x2, x1, x3): one 32-bit load gives the pair (x0, x2) that __smlad
+ * multiplies with __sxtb16(w) = (w0, w2), the next the pair (x1, x3) for __sxtb16(ror8(w)) =
+ * (w1, w3). The last group holds the last 1 to 4 taps right-aligned, zeros before them: its weights
+ * are then the word that ends with a row, w[k - 4 .. k), whose first bytes (the group before's,
+ * when k % 4 != 0) meet the zeros. So a dot product is whole groups only and never reads past a
+ * row (nor before it, for k >= 4).
  */
 #include "mcu_rt_internal.h"
 
 #if defined(MCU_RT_USE_DSP)
 
-void mcu_internal_col_fill(int16_t *col, int32_t p, int32_t k, const int8_t *px, int32_t n, int32_t offset)
+/*
+ * The weights of a k-row's last group: w[k - 4 .. k) for k >= 4; for k < 4, w[0 .. k) in the top k
+ * bytes, zeros below (no read before the row: row 0 starts the filter).
+ */
+static inline uint32_t tail_word(const int8_t *w, int32_t k)
 {
-    const int32_t k4 = k & ~3;
-    int32_t i = 0;
-    if (px != NULL && (p & 3) == 0) {
-        /* Aligned groups of four: unpack a word straight into the reordered layout. */
-        const int32_t off2 = mcu_pack2_s16(offset);
-        for (; i + 4 <= n && p + i + 4 <= k4; i += 4) {
-            const uint32_t word = mcu_load_u32(px + i);
-            mcu_store_s32(col + p + i, mcu_sxtab16(off2, word));
-            mcu_store_s32(col + p + i + 2, mcu_sxtab16_ror8(off2, word));
+    uint32_t v = 0;
+    int32_t i;
+    if (k >= 4) {
+        return mcu_load_u32(w + k - 4);
+    }
+    for (i = 0; i < k; ++i) {
+        v |= (uint32_t)(uint8_t)w[i] << (8 * (4 - k + i));
+    }
+    return v;
+}
+
+/* mcu_internal_col_pack, inlined into it and into mcu_internal_col_pack_rows. */
+static inline __attribute__((always_inline)) void col_pack(int16_t *col, const int8_t *px, int32_t k,
+                                                          int32_t offset)
+{
+    const int32_t off2 = mcu_pack2_s16(offset);
+    const int32_t last = ((k + 3) & ~3) - 4; /* the last group's first entry */
+    const int32_t r = k - last;              /* its taps, 1 to 4, in its top r slots */
+    const uint32_t lo = (uint32_t)offset & 0xFFFFu;
+    uint32_t word;
+    int32_t i;
+    /* Group i reads px[i .. i + 4) before it writes col[i .. i + 4) (bytes 2i .. 2i + 8): with px at
+     * byte round4(k) of the column, the bytes it overwrites were read by this or an earlier group
+     * (the last group reads px[k - 4 .. k), past the bytes group last - 4 writes). */
+    for (i = 0; i < last; i += 4) {
+        word = mcu_load_u32(px + i);
+        mcu_store_s32(col + i, mcu_sxtab16(off2, word));
+        mcu_store_s32(col + i + 2, mcu_sxtab16_ror8(off2, word));
+    }
+    /* Slots below 4 - r cleared (the group before's bytes when k >= 4), the offset added to the
+     * others only: (s0, s2) and (s1, s3), s3 always a tap. */
+    word = tail_word(px, k) & (0xFFFFFFFFu << (8 * (4 - r)));
+    mcu_store_s32(col + last, mcu_sxtab16((int32_t)((r == 4 ? lo : 0u) | (r >= 2 ? lo << 16 : 0u)), word));
+    mcu_store_s32(col + last + 2, mcu_sxtab16_ror8((int32_t)((r >= 3 ? lo : 0u) | (lo << 16)), word));
+}
+
+void mcu_internal_col_pack(int16_t *col, const int8_t *px, int32_t k, int32_t offset)
+{
+    col_pack(col, px, k, offset);
+}
+
+void mcu_internal_col_pack_rows(int16_t *col, const int8_t *src, ptrdiff_t step, int32_t rows, int32_t run,
+                                int32_t offset)
+{
+    const int32_t k = rows * run;
+    int8_t *const stage = (int8_t *)col + ((k + 3) & ~3);
+    const int32_t run4 = run & ~3;
+    int8_t *d = stage;
+    int32_t r, i;
+    for (r = 0; r < rows; ++r, src += step, d += run) {
+        /* Words (unaligned LDR / STR), then a halfword and a byte. */
+        for (i = 0; i < run4; i += 4) {
+            mcu_store_s32(d + i, mcu_load_s32(src + i));
+        }
+        if (run & 2) {
+            memcpy(d + run4, src + run4, 2);
+        }
+        if (run & 1) {
+            d[run - 1] = src[run - 1];
         }
     }
-    for (; i < n; ++i) {
-        col[mcu_internal_col_index(p + i, k4)] = (int16_t)(px != NULL ? px[i] + offset : 0);
-    }
+    col_pack(col, stage, k, offset);
+}
+
+/* One group of four taps (column words c02, c13) times the weight word v, added to a. */
+static inline int32_t group1(int32_t c02, int32_t c13, uint32_t v, int32_t a)
+{
+    a = mcu_smlad(c02, mcu_sxtb16(v), a);
+    return mcu_smlad(c13, mcu_sxtb16_ror8(v), a);
 }
 
 int32_t mcu_internal_dot_s16_s8(const int16_t *col, const int8_t *w, int32_t k, int32_t acc)
 {
-    const int32_t k4 = k & ~3;
+    const int32_t last = ((k + 3) & ~3) - 4;
     int32_t i;
-    for (i = 0; i < k4; i += 4) {
-        const uint32_t wv = mcu_load_u32(w + i);
-        acc = mcu_smlad(mcu_load_s32(col + i), mcu_sxtb16(wv), acc);
-        acc = mcu_smlad(mcu_load_s32(col + i + 2), mcu_sxtb16_ror8(wv), acc);
+    for (i = 0; i < last; i += 4) {
+        acc = group1(mcu_load_s32(col + i), mcu_load_s32(col + i + 2), mcu_load_u32(w + i), acc);
     }
-    for (; i < k; ++i) {
-        acc += col[i] * w[i];
-    }
-    return acc;
+    return group1(mcu_load_s32(col + last), mcu_load_s32(col + last + 2), tail_word(w, k), acc);
 }
 
-/* Two weight rows against one column: *acc0 += col . w0, *acc1 += col . w1. Inlined into both
- * output loops (an out-of-line call costs ~120k instructions on vww.tflite). */
+/* Two weight rows against one column: *acc0 += col . w0, *acc1 += col . w1. */
 static inline __attribute__((always_inline)) void dot2(const int16_t *col, const int8_t *w0, const int8_t *w1,
                                                        int32_t k, int32_t *acc0, int32_t *acc1)
 {
-    const int32_t k4 = k & ~3;
+    const int32_t last = ((k + 3) & ~3) - 4;
     int32_t a0 = *acc0, a1 = *acc1;
+    int32_t c02, c13;
     int32_t i;
-    for (i = 0; i < k4; i += 4) {
-        const int32_t c02 = mcu_load_s32(col + i);
-        const int32_t c13 = mcu_load_s32(col + i + 2);
-        const uint32_t v0 = mcu_load_u32(w0 + i);
-        const uint32_t v1 = mcu_load_u32(w1 + i);
-        a0 = mcu_smlad(c02, mcu_sxtb16(v0), a0);
-        a0 = mcu_smlad(c13, mcu_sxtb16_ror8(v0), a0);
-        a1 = mcu_smlad(c02, mcu_sxtb16(v1), a1);
-        a1 = mcu_smlad(c13, mcu_sxtb16_ror8(v1), a1);
+    for (i = 0; i < last; i += 4) {
+        c02 = mcu_load_s32(col + i);
+        c13 = mcu_load_s32(col + i + 2);
+        a0 = group1(c02, c13, mcu_load_u32(w0 + i), a0);
+        a1 = group1(c02, c13, mcu_load_u32(w1 + i), a1);
     }
-    for (; i < k; ++i) {
-        a0 += col[i] * w0[i];
-        a1 += col[i] * w1[i];
-    }
-    *acc0 = a0;
-    *acc1 = a1;
+    c02 = mcu_load_s32(col + last);
+    c13 = mcu_load_s32(col + last + 2);
+    *acc0 = group1(c02, c13, tail_word(w0, k), a0);
+    *acc1 = group1(c02, c13, tail_word(w1, k), a1);
 }
 
 void mcu_internal_col_outputs(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias, int32_t n,
@@ -378,42 +430,194 @@ static inline __attribute__((always_inline)) void pw2_fast(const int16_t *buf, i
     }
 }
 
-/* mcu_internal_col_outputs on a layer that passed mcu_internal_rqs_layer_ok (full: see pw2_fast). */
-static inline __attribute__((always_inline)) void col_outputs_fast(const int16_t *col, int32_t k,
-                                                                   const int8_t *filter, const int32_t *bias,
-                                                                   int32_t n, const mcu_conv_quant_t *q,
-                                                                   int8_t *out, int full)
+/* requant(a) of channel (m, s) for the col_outputs_fast rows (mcu_rqs_apply, the add from oo21: pw_add). */
+static inline int8_t col_rq(int32_t a, int32_t m, int32_t s, int32_t oo21, int full, int32_t lo, int32_t hi)
+{
+    const int32_t r = -s;
+    return (int8_t)pw_clamp(mcu_rqs_apply(a, m, r, pw_add(oo21, r)), full, lo, hi);
+}
+
+#if defined(MCU_RT_EMULATE_ACLE)
+/* One group of rows j and j + 1 (column x, weights wa and wa + k), x and wa advanced: the C form of
+ * COL2_GROUP. */
+#define MCU_COL2_GROUP()                                                                                        \
+    do {                                                                                                        \
+        const int32_t c02_ = mcu_load_s32(x), c13_ = mcu_load_s32(x + 2);                                       \
+        a0 = group1(c02_, c13_, mcu_load_u32(wa), a0);                                                          \
+        a1 = group1(c02_, c13_, mcu_load_u32(wa + k), a1);                                                      \
+        x += 4;                                                                                                 \
+        wa += 4;                                                                                                \
+    } while (0)
+#else
+/*
+ * col_pairs_fast's loop over row pairs in assembly (GCC 12 spills five registers around its C inner
+ * loop and does not pair the column loads: ~160 instructions per row pair of the vww stem, k = 27,
+ * against 122 here). Operands: %[a0] .. %[x] are 8 scratch registers, %[xe] the last group's column
+ * entry, %[kk] = k (row j + 1 at [wa, kk]), %[wa], %[bp], %[mp] and %[op] the cursors into the
+ * filter, bias[], mult[] and out[] advanced in place; the column's start, shift (by offset from
+ * mult), oo21, tail offset and clamp bytes in memory. Per row pair:
+ *   PRO   both biases, x = the column;
+ *   GROUP LDRD (the column's two words) + 2 LDR + 4 SXTB16 + 4 SMLAD = 11 instructions per 8 MACs;
+ *         unrolled twice over all groups but the last, an odd number entering at the second
+ *         (COL2_ODD);
+ *   TAIL  wa back by round4(k) - k to the rows' last words, the last group, wa on to row j + 2;
+ *   RQ    mcu_rqs_apply on a0, a1 (R = -shift, add = oo21 << (R - 1): pw_add), SSAT 8;
+ *   ST    a0, a1 as two bytes of one word clamped to [act_min, act_max] at once (SSUB8 / SEL as
+ *         PW2_STORE_CLAMP; a no-op on the range [-128, 127]), one halfword store;
+ *   then the test against the end of mult[].
+ */
+#define COL2_PRO                                                                                                \
+    "3:\n\t"                                                                                                    \
+    "ldrd %[a0], %[a1], [%[bp]], #8\n\t"                                                                        \
+    "ldr %[x], %[col]\n\t"
+#define COL2_ODD "b 2f\n"
+#define COL2_GROUP                                                                                              \
+    "ldrd %[c0], %[c1], [%[x]], #8\n\t"                                                                         \
+    "ldr %[v1], [%[wa], %[kk]]\n\t"                                                                             \
+    "ldr %[v0], [%[wa]], #4\n\t"                                                                                \
+    "sxtb16 %[t], %[v0]\n\t"                                                                                    \
+    "smlad %[a0], %[c0], %[t], %[a0]\n\t"                                                                       \
+    "sxtb16 %[v0], %[v0], ror #8\n\t"                                                                           \
+    "smlad %[a0], %[c1], %[v0], %[a0]\n\t"                                                                      \
+    "sxtb16 %[t], %[v1]\n\t"                                                                                    \
+    "smlad %[a1], %[c0], %[t], %[a1]\n\t"                                                                       \
+    "sxtb16 %[v1], %[v1], ror #8\n\t"                                                                           \
+    "smlad %[a1], %[c1], %[v1], %[a1]\n"
+#define COL2_LOOP                                                                                               \
+    "1:\n\t" COL2_GROUP "2:\n\t" COL2_GROUP "\t"                                                                \
+    "cmp %[x], %[xe]\n\t"                                                                                       \
+    "blo 1b\n\t"                                                                                                \
+    "ldr %[t], %[toff]\n\t"                                                                                     \
+    "add %[wa], %[wa], %[t]\n\t" COL2_GROUP "\t"                                                                \
+    "add %[wa], %[wa], %[kk]\n\t"
+/* y = mcu_rqs_apply(y, m, R, add), SSAT 8 (add is scratch after). */
+#define COL2_RQS(y, m, r, add)                                                                                  \
+    "lsl " y ", " y ", #1\n\t"                                                                                  \
+    "smmulr " y ", " y ", " m "\n\t"                                                                            \
+    "add " add ", " add ", " y "\n\t"                                                                           \
+    "add " y ", " add ", " y ", asr #31\n\t"                                                                    \
+    "asr " y ", " y ", " r "\n\t"                                                                               \
+    "ssat " y ", #8, " y "\n\t"
+#define COL2_RQ                                                                                                 \
+    "ldrd %[c0], %[c1], [%[mp]], #8\n\t"                                                                        \
+    "ldr %[x], %[dsh]\n\t" /* shift + j = mult + j + 8 + dsh */                                                 \
+    "add %[x], %[x], %[mp]\n\t"                                                                                 \
+    "ldrd %[v0], %[v1], [%[x]]\n\t"                                                                             \
+    "ldr %[t], %[oo21]\n\t"                                                                                     \
+    "mvn %[x], %[v0]\n\t"                                                                                       \
+    "lsl %[x], %[t], %[x]\n\t"                                                                                  \
+    "rsb %[v0], %[v0], #0\n\t"                                                                                  \
+    COL2_RQS("%[a0]", "%[c0]", "%[v0]", "%[x]")                                                                 \
+    "mvn %[x], %[v1]\n\t"                                                                                       \
+    "lsl %[x], %[t], %[x]\n\t"                                                                                  \
+    "rsb %[v1], %[v1], #0\n\t"                                                                                  \
+    COL2_RQS("%[a1]", "%[c1]", "%[v1]", "%[x]")
+#define COL2_ST                                                                                                 \
+    "bfi %[a0], %[a1], #8, #8\n\t"                                                                              \
+    "ldr %[t], %[lo4]\n\t"                                                                                      \
+    "ssub8 %[x], %[a0], %[t]\n\t"                                                                               \
+    "sel %[a0], %[a0], %[t]\n\t"                                                                                \
+    "ldr %[t], %[hi4]\n\t"                                                                                      \
+    "ssub8 %[x], %[t], %[a0]\n\t"                                                                               \
+    "sel %[a0], %[a0], %[t]\n\t"                                                                                \
+    "strh %[a0], [%[op]], #2\n\t"                                                                               \
+    "ldr %[t], %[mend]\n\t"                                                                                     \
+    "cmp %[mp], %[t]\n\t"                                                                                       \
+    "bne 3b"
+#define COL2_OUTS                                                                                               \
+    [a0] "=&r"(a0), [a1] "=&r"(a1), [c0] "=&r"(c0), [c1] "=&r"(c1), [v0] "=&r"(v0), [v1] "=&r"(v1),             \
+        [t] "=&r"(t), [x] "=&r"(x), [wa] "+r"(wa), [bp] "+r"(bp), [mp] "+r"(mp), [op] "+r"(op)
+#define COL2_INS                                                                                                \
+    [xe] "r"(xe), [kk] "r"(k), [col] "m"(col), [dsh] "m"(dsh), [oo21] "m"(oo21), [toff] "m"(toff),             \
+        [mend] "m"(mend), [lo4] "m"(lo4), [hi4] "m"(hi4)
+#endif
+
+/*
+ * The row pairs (j, j + 1) of mcu_internal_col_outputs_fast for k > 4 (one group before the last
+ * at least); returns the first row left (the last one when n is odd, all when k <= 4).
+ */
+static int32_t col_pairs_fast(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias, int32_t n,
+                              const mcu_conv_quant_t *q, int8_t *out)
+{
+    const int32_t *mult = q->multiplier, *shift = q->shift;
+    const int32_t oo21 = (int32_t)(2u * (uint32_t)q->output_offset + 1u);
+    const int32_t last = ((k + 3) & ~3) - 4;
+    const int16_t *const xe = col + last;
+    const int32_t npair = k > 4 ? n & ~1 : 0;
+    /* From the last group's column entry in the rows to their last words, w[k - 4 .. k). */
+    const int32_t toff = k - 4 - last;
+#if defined(MCU_RT_EMULATE_ACLE)
+    const int8_t *wa = filter;
+    int32_t j;
+    for (j = 0; j < npair; j += 2) {
+        const int16_t *x = col;
+        int32_t a0 = bias[j], a1 = bias[j + 1];
+        if (last & 4) {
+            MCU_COL2_GROUP();
+        }
+        while (x < xe) {
+            MCU_COL2_GROUP();
+            MCU_COL2_GROUP();
+        }
+        wa += toff;
+        MCU_COL2_GROUP();
+        wa += k;
+        out[j] = col_rq(a0, mult[j], shift[j], oo21, 0, q->act_min, q->act_max);
+        out[j + 1] = col_rq(a1, mult[j + 1], shift[j + 1], oo21, 0, q->act_min, q->act_max);
+    }
+#else
+    if (npair > 0) {
+        const int8_t *wa = filter;
+        const int32_t *bp = bias, *mp = mult;
+        const int32_t *const mend = mult + npair;
+        const int32_t dsh = (int32_t)((uintptr_t)shift - (uintptr_t)mult) - 8;
+        /* act_min / act_max in each byte (SSUB8 / SEL). */
+        const uint32_t lo4 = ((uint32_t)q->act_min & 0xFFu) * 0x01010101u;
+        const uint32_t hi4 = ((uint32_t)q->act_max & 0xFFu) * 0x01010101u;
+        int8_t *op = out;
+        int32_t a0, a1, c0, c1, v0, v1, t;
+        const int16_t *x;
+        if (last & 4) {
+            __asm__ __volatile__(COL2_PRO COL2_ODD COL2_LOOP COL2_RQ COL2_ST : COL2_OUTS : COL2_INS : "cc", "memory");
+        } else {
+            __asm__ __volatile__(COL2_PRO COL2_LOOP COL2_RQ COL2_ST : COL2_OUTS : COL2_INS : "cc", "memory");
+        }
+    }
+#endif
+    return npair;
+}
+
+/* mcu_internal_col_outputs_fast from row j on (full: see pw2_fast). */
+static inline __attribute__((always_inline)) void col_rows(const int16_t *col, int32_t k, const int8_t *filter,
+                                                           const int32_t *bias, int32_t j, int32_t n,
+                                                           const mcu_conv_quant_t *q, int8_t *out, int full)
 {
     const int32_t *mult = q->multiplier, *shift = q->shift;
     const int32_t act_min = q->act_min, act_max = q->act_max;
     const int32_t oo21 = (int32_t)(2u * (uint32_t)q->output_offset + 1u);
-    const int8_t *w0 = filter;
-    int32_t j = 0;
+    const int8_t *w0 = filter + (size_t)j * (size_t)k;
     for (; j + 2 <= n; j += 2, w0 += 2 * k) {
-        const int8_t *const w1 = w0 + k;
         int32_t a0 = bias[j], a1 = bias[j + 1];
-        dot2(col, w0, w1, k, &a0, &a1);
-        {
-            const int32_t r0 = -shift[j], r1 = -shift[j + 1];
-            out[j] = (int8_t)pw_clamp(mcu_rqs_apply(a0, mult[j], r0, pw_add(oo21, r0)), full, act_min, act_max);
-            out[j + 1] = (int8_t)pw_clamp(mcu_rqs_apply(a1, mult[j + 1], r1, pw_add(oo21, r1)), full, act_min,
-                                          act_max);
-        }
+        dot2(col, w0, w0 + k, k, &a0, &a1);
+        out[j] = col_rq(a0, mult[j], shift[j], oo21, full, act_min, act_max);
+        out[j + 1] = col_rq(a1, mult[j + 1], shift[j + 1], oo21, full, act_min, act_max);
     }
     if (j < n) {
-        const int32_t a0 = mcu_internal_dot_s16_s8(col, w0, k, bias[j]);
-        const int32_t r0 = -shift[j];
-        out[j] = (int8_t)pw_clamp(mcu_rqs_apply(a0, mult[j], r0, pw_add(oo21, r0)), full, act_min, act_max);
+        out[j] = col_rq(mcu_internal_dot_s16_s8(col, w0, k, bias[j]), mult[j], shift[j], oo21, full, act_min,
+                        act_max);
     }
 }
 
 void mcu_internal_col_outputs_fast(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias,
                                    int32_t n, const mcu_conv_quant_t *q, int8_t *out)
 {
-    if (q->act_min == -128 && q->act_max == 127) {
-        col_outputs_fast(col, k, filter, bias, n, q, out, 1);
-    } else {
-        col_outputs_fast(col, k, filter, bias, n, q, out, 0);
+    const int32_t j = col_pairs_fast(col, k, filter, bias, n, q, out);
+    if (j < n) {
+        if (q->act_min == -128 && q->act_max == 127) {
+            col_rows(col, k, filter, bias, j, n, q, out, 1);
+        } else {
+            col_rows(col, k, filter, bias, j, n, q, out, 0);
+        }
     }
 }
 

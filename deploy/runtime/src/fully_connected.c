@@ -30,7 +30,7 @@ mcu_status_t mcu_fully_connected_s8(const int8_t *in, int32_t rows, int32_t k, c
         int8_t *y = out + (size_t)r * (size_t)n;
 #if defined(MCU_RT_USE_DSP)
         int16_t *col = (int16_t *)scratch;
-        mcu_internal_col_fill(col, 0, k, x, k, q->input_offset);
+        mcu_internal_col_pack(col, x, k, q->input_offset);
         mcu_internal_col_outputs(col, k, filter, bias, n, q, y);
 #else
         int16_t *col = (int16_t *)scratch;

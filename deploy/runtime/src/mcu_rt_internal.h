@@ -360,20 +360,84 @@ void mcu_internal_dw_row_s8(const int8_t *const *rows, const int32_t *row_pix, i
 
 #if defined(MCU_RT_USE_DSP)
 /*
- * The DSP dot product reads its int16 column in groups of four stored as (x0, x2, x1, x3), the
- * order in which __sxtb16 / __sxtb16(ror 8) unpack four int8 weights; a tail of k % 4 values
- * stays in order. mcu_internal_col_index maps a column position to its storage index.
+ * DSP path of the depthwise kernels (depth multiplier 1, kernels of up to MCU_DW_DSP_TAPS taps): the
+ * per-channel work of up to MCU_DW_PREP_GROUPS groups of four channels (weights unpacked by
+ * __sxtb16, bias, requantization constants) done once by mcu_internal_dw_prep, then used for every
+ * output row by mcu_internal_dw_row_prep, so that it is not redone per row (the non-in-place kernel
+ * goes block of 16 channels by block, the in-place kernel slice by slice).
  */
-static inline int32_t mcu_internal_col_index(int32_t p, int32_t k4)
+#define MCU_DW_DSP_TAPS 49
+#define MCU_DW_PREP_GROUPS 4
+
+typedef struct {
+    int32_t bias[4];   /* doubled in mode 2 */
+    int32_t rqs[4][3]; /* mode 2: per channel mcu_rqs_t's mult, add, right */
+    int32_t mode;      /* 2: mcu_rqs_t short form on 2 * acc (weights doubled); 1: all channels mcu_rq_t.fast; 0: neither */
+} mcu_dw_group_t;
+
+/*
+ * Unpacked weights: tap t of a group at w[2 t] (channels 0, 2) and w[2 t + 1] (channels 1, 3), int16
+ * pairs, doubled in mode 2. When all groups fit in w (wprep: groups * taps <= MCU_DW_DSP_TAPS, e.g.
+ * 3 x 3 kernels) group g starts at w + 2 * taps * g, unpacked once; else the row kernel unpacks one
+ * group at a time into w (the stack the firmware reserves does not hold 16 channels of 7 x 7).
+ */
+typedef struct {
+    mcu_dw_group_t g[MCU_DW_PREP_GROUPS];
+    int32_t w[2 * MCU_DW_DSP_TAPS];
+    const int8_t *filter;
+    const int32_t *bias;
+    int32_t fstride, c0, nch, groups, taps, wprep;
+} mcu_dw_prep_t;
+
+/*
+ * Prepares channels [c0, c0 + nch) (nch <= 4 * MCU_DW_PREP_GROUPS) of a depthwise layer with depth
+ * multiplier 1 (filter, bias, q's arrays indexed by channel, fstride: the filter's channel count).
+ * Returns 0 when the DSP row kernel does not apply (fewer than 4 channels, more than
+ * MCU_DW_DSP_TAPS taps): the caller then takes mcu_internal_dw_row_s8.
+ */
+int mcu_internal_dw_prep(mcu_dw_prep_t *p, const int8_t *filter, int32_t fstride, const int32_t *bias,
+                         const mcu_window_t *win, const mcu_conv_quant_t *q, int32_t c0, int32_t nch);
+
+/*
+ * mcu_internal_dw_row_s8 (depth multiplier 1) for the prepared channels [c0, c0 + nch) of one
+ * output row: rows, row_pix, out_row as there (channel 0 of the layer's numbering at rows[ky]
+ * and out_row).
+ */
+void mcu_internal_dw_row_prep(mcu_dw_prep_t *p, const int8_t *const *rows, const int32_t *row_pix,
+                              int32_t ky0, int32_t ky1, int32_t in_w, const mcu_window_t *win,
+                              const mcu_conv_quant_t *q, int8_t *out_row, int32_t out_w, int32_t out_pix_stride);
+#endif
+
+#if defined(MCU_RT_USE_DSP)
+/*
+ * The DSP dot product reads its int16 column of k taps in round4(k) entries, groups of four stored
+ * as (x0, x2, x1, x3), the order in which __sxtb16 / __sxtb16(ror 8) unpack four int8 weights; the
+ * last group holds the last 1 to 4 taps right-aligned, zeros before them (dsp_column.c).
+ * mcu_internal_col_index maps tap p to its storage index.
+ */
+static inline int32_t mcu_internal_col_index(int32_t p, int32_t k)
 {
     static const int8_t order[4] = {0, 2, 1, 3};
-    return p < k4 ? (p & ~3) + order[p & 3] : p;
+    const int32_t k4 = (k + 3) & ~3;
+    const int32_t q = p < k4 - 4 ? p : p + k4 - k; /* the slot in natural order */
+    return (q & ~3) + order[q & 3];
 }
 
-/* Append n int8 values (+ offset, or zeros when px is NULL) at column position p of a k-long column. */
-void mcu_internal_col_fill(int16_t *col, int32_t p, int32_t k, const int8_t *px, int32_t n, int32_t offset);
+/*
+ * The column of the k int8 values at px (+ offset). Reads px[0 .. k) only. px may also be the
+ * column's own upper half, (const int8_t *)col + round4(k) (a general conv stages a pixel's taps
+ * there): each group is read before the bytes it overwrites.
+ */
+void mcu_internal_col_pack(int16_t *col, const int8_t *px, int32_t k, int32_t offset);
 
-/* acc + sum_i col[i] * w[i] over a k-long column (reordered layout) and k int8 weights. */
+/*
+ * mcu_internal_col_pack of rows * run values that lie in `rows` runs of `run` bytes, src + r * step
+ * (a general conv's pixel whose taps are all in the image): staged in the column's upper half.
+ */
+void mcu_internal_col_pack_rows(int16_t *col, const int8_t *src, ptrdiff_t step, int32_t rows, int32_t run,
+                                int32_t offset);
+
+/* acc + sum_i col[i] * w[i] over a k-tap column (reordered layout) and k int8 weights (reads w[0 .. k) only). */
 int32_t mcu_internal_dot_s16_s8(const int16_t *col, const int8_t *w, int32_t k, int32_t acc);
 
 /*
