@@ -308,6 +308,7 @@ def solve(problem: Problem, heuristics: Sequence[str], scratch_in_arena: bool = 
             if best is None or result.total < best.total:
                 best = result
     lower = align(problem.lower_bound()[0], a)
+    starts = [best]
     if best.total > lower and scratch_in_arena:
         # the scratch placed with the buffers rather than after them, at the best plan's sizes
         reserved = {k: n for k, n in enumerate(best.scratch) if n}
@@ -315,14 +316,20 @@ def solve(problem: Problem, heuristics: Sequence[str], scratch_in_arena: bool = 
         cands = [c for k, c in best.realized.items() if k not in fixed]
         with_scratch = blocks + [Block(align(n, a), k, k) for k, n in reserved.items()]
         groups = [[(i, 0)] for i in range(len(with_scratch))]
-        for h in heuristics:
-            result = _attempt(problem, with_scratch, cands, index, groups, order(with_scratch, groups, h),
-                              f'{h}+scratch', True, reserved)
-            if result is not None and result.total < best.total:
-                best = result
+        placed = [_attempt(problem, with_scratch, cands, index, groups, order(with_scratch, groups, h),
+                           f'{h}+scratch', True, reserved) for h in heuristics]
+        placed = [r for r in placed if r is not None]
+        if placed:
+            starts.append(min(placed, key=lambda r: r.total))
     if best.total > lower:
+        # the local search from the best plan of each kind, half the budget each
         budget = search_budget if search_budget is not None else search_budget_for(len(specs))
-        best = _improve(problem, index, best, lower, budget, scratch_in_arena)
+        for start in starts:
+            result = _improve(problem, index, start, lower, budget // len(starts), scratch_in_arena)
+            if result.total < best.total:
+                best = result
+            if best.total <= lower:
+                break
     plan = _make_plan(problem, specs, best.offsets, best.realized, best.scratch, best.scratch_off, best.arena,
                       best.heuristic, scratch_in_arena, inplace)
     plan.validate()  # a placement bug must never reach the code generator
