@@ -69,6 +69,34 @@ def test_dsp_assembly_kernels_on_random_shapes(tmp_path: Path, kind: str, seed: 
     assert_bitexact(run.outputs, refs)
 
 
+BORDER_CASES = [(7, (1, 9), 1, 'none'), (7, (2, 3), 1, 'relu6'), (7, (5, 8), 2, 'none'),
+                (7, (9, 6), 1, 'relu'), (5, (1, 2), 1, 'relu6'), (5, (6, 7), 2, 'none'),
+                (3, (1, 1), 1, 'none'), (3, (4, 9), 2, 'relu6')]
+
+
+@pytest.mark.parametrize('k,hw,stride,act', BORDER_CASES)
+def test_depthwise_border_pixels_through_the_assembly(tmp_path: Path, k: int, hw, stride: int,
+                                                      act: str) -> None:
+    """Wide kernels on small maps: pixels with 1 .. k taps in the map in each kernel row (the
+    assembly's border entries), channel tails, strides, full and clamped activation ranges."""
+    from mcudet.deploy.builder import GraphBuilder
+
+    rng = np.random.default_rng(k * 100 + hw[0] * 10 + hw[1])
+    c = 13
+    b = GraphBuilder(f'dw{k}_{hw[0]}x{hw[1]}_s{stride}')
+    x = b.input('x', (1, *hw, c), 0.03, int(rng.integers(-20, 20)))
+    w = rng.integers(-127, 128, size=(1, k, k, c)).astype(np.int8)
+    bias = rng.integers(-2000, 2000, c).astype(np.int32)
+    y = b.depthwise_conv2d('dw', x, w, bias, (10 ** rng.uniform(-3, -2, c)).astype(np.float32), 0.05,
+                           int(rng.integers(-128, -100)), stride=(stride, stride), activation=act)
+    b.output(y)
+    graph = b.build()
+    ins = [rng.integers(-128, 128, size=(1, *hw, c)).astype(np.int8)]
+    _, frames, refs = exported(graph, tmp_path, [ins], tflite=False)
+    run = run_firmware(build_firmware(tmp_path, M4, dsp=True), frames, count='none')
+    assert_bitexact(run.outputs, refs)
+
+
 @pytest.fixture(scope='module')
 def backbone():
     graph = graph_from_spec(zoo.get_spec('mbv2-w0.35-r144'), input_hw=(48, 48))

@@ -2,7 +2,8 @@
  * CONV_2D 1x1 without pads, any stride: the hot path of inverted-residual blocks. Every output
  * pixel is its input pixel times the [out_c][in_c] filter matrix. DSP path: pixels in pairs, both
  * widened once to int16 (input offset added, reordered for __smlad) into the scratch, then two
- * filter rows x two pixels per step (dsp_column.c). Portable path: each input pixel widened to
+ * filter rows x two pixels per step (dsp_column.c); an odd count's last pixel alone through the
+ * general conv's column rows when the layer takes the fast path. Portable path: each input pixel widened to
  * int16 (input offset added) in the scratch, then four filter rows at a time (portable_column.c).
  * Because a pixel is read whole before its outputs are written, in raster order, the output may
  * overlap the input (see mcu_rt.h: in place).
@@ -58,6 +59,12 @@ mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const 
                                   (ptrdiff_t)(xb * win->stride_w) * in->pix_stride;
             int8_t *dst_a = out->data + (ptrdiff_t)ya * out->row_stride + (ptrdiff_t)xa * out->pix_stride;
             int8_t *dst_b = out->data + (ptrdiff_t)yb * out->row_stride + (ptrdiff_t)xb * out->pix_stride;
+            if (fast && pb == p) {
+                /* The last pixel of an odd count alone: one column (dsp_column.c's general-conv rows). */
+                mcu_internal_col_pack(buf, src_a, ci, q->input_offset);
+                mcu_internal_col_outputs_fast(buf, ci, filter, bias, co, q, dst_a);
+                break;
+            }
             mcu_internal_col_pw2_pack(buf, src_a, src_b, ci, q->input_offset);
             if (fast) {
                 mcu_internal_col_pw2_outputs_fast(buf, ci, filter, bias, co, q, dst_a, pb != p ? dst_b : NULL);

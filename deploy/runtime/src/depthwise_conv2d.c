@@ -7,7 +7,8 @@
  * taps: mcu_internal_dw_prep unpacks the weights and hoists the bias and requantization of up to
  * 16 channels once (this kernel goes block of 16 channels by block, all rows each; the in-place
  * kernel slice by slice), then mcu_internal_dw_row_prep does a row of them, channel group by
- * group; interior pixels of 3/5/7-wide kernels in Cortex-M assembly (DW_PIXEL). Portable path
+ * group; interior pixels of 3/5/7-wide kernels in Cortex-M assembly (DW_PIXEL), border pixels
+ * (dilation 1) in the same assembly over their in-map taps (DW_BPIXEL). Portable path
  * (depth multiplier 1, at least 4 channels): blocks of 16 channels (of 4 below 16 channels), see
  * dw_block.
  */
@@ -115,16 +116,26 @@ static inline int32_t dw_smmlar(int32_t a, int32_t b, int32_t acc)
  * with [acc < 0] for [high < 0], which differs only when acc < 0 and high = 0 (with mult >= 0, high
  * < 0 implies acc < 0), and there both give (add or add - 1) >> right = output_offset as right >= 1.
  */
-/* Unpacks the weights of group g (mode 2: doubled) to w. */
-static void mcu_internal_dw_unpack(const mcu_dw_prep_t *p, int32_t g, int32_t *w)
+/* Unpacks the weights of taps [t0, t1) of group g (mode 2: doubled) to w (tap t at w + 2 t). */
+static void mcu_internal_dw_unpack(const mcu_dw_prep_t *p, int32_t g, int32_t *w, int32_t t0, int32_t t1)
 {
-    const int32_t c = p->c0 + 4 * g, dbl = p->g[g].mode == 2;
-    int32_t t;
-    for (t = 0; t < p->taps; ++t) {
-        const uint32_t wv = mcu_load_u32(p->filter + (ptrdiff_t)t * p->fstride + c);
-        const int32_t w02 = mcu_sxtb16(wv), w13 = mcu_sxtb16_ror8(wv);
-        w[2 * t] = dbl ? mcu_sadd16(w02, w02) : w02;
-        w[2 * t + 1] = dbl ? mcu_sadd16(w13, w13) : w13;
+    const ptrdiff_t fs = p->fstride;
+    const int8_t *f = p->filter + (ptrdiff_t)t0 * fs + p->c0 + 4 * g;
+    int32_t *o = w + 2 * t0;
+    int32_t *const oend = w + 2 * t1;
+    if (p->g[g].mode == 2) {
+        for (; o < oend; o += 2, f += fs) {
+            const uint32_t wv = mcu_load_u32(f);
+            const int32_t w02 = mcu_sxtb16(wv), w13 = mcu_sxtb16_ror8(wv);
+            o[0] = mcu_sadd16(w02, w02);
+            o[1] = mcu_sadd16(w13, w13);
+        }
+    } else {
+        for (; o < oend; o += 2, f += fs) {
+            const uint32_t wv = mcu_load_u32(f);
+            o[0] = mcu_sxtb16(wv);
+            o[1] = mcu_sxtb16_ror8(wv);
+        }
     }
 }
 
@@ -169,7 +180,7 @@ int mcu_internal_dw_prep(mcu_dw_prep_t *p, const int8_t *filter, int32_t fstride
             d->bias[j] *= 2;
         }
         if (p->wprep) {
-            mcu_internal_dw_unpack(p, g, p->w + 2 * taps * g);
+            mcu_internal_dw_unpack(p, g, p->w + 2 * taps * g, 0, taps);
         }
     }
     return 1;
@@ -225,6 +236,23 @@ typedef struct {
             }                                                                                                   \
         }                                                                                                       \
     } while (0)
+#define DW_BPIXEL(KW, N, KR_, KEND_, WP_, B_)                                                                   \
+    do {                                                                                                        \
+        dw_krow_t *k_;                                                                                          \
+        const int32_t *w_ = (WP_);                                                                              \
+        a0 = (B_)[0];                                                                                           \
+        a1 = (B_)[1];                                                                                           \
+        a2 = (B_)[2];                                                                                           \
+        a3 = (B_)[3];                                                                                           \
+        for (k_ = (KR_); k_ < (KEND_); ++k_, w_ += 2 * ((KW) - (N))) {                                          \
+            const int8_t *xp_ = k_->cur;                                                                        \
+            int32_t kx_;                                                                                        \
+            k_->cur = xp_ + k_->pstep;                                                                          \
+            for (kx_ = 0; kx_ < (N); ++kx_, w_ += 2) {                                                          \
+                MCU_DW_TAP(xp_ + (ptrdiff_t)kx_ * k_->tstep, w_);                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+    } while (0)
 #else
 /* One tap: the input word loaded by LD, the weights by LDRD (post-increment). */
 #define DW_ASM_TAP(LD)                                                                                          \
@@ -236,21 +264,14 @@ typedef struct {
     "smlatt %[a2], %[x02], %[w0], %[a2]\n\t"                                                                    \
     "smlabb %[a1], %[x], %[w1], %[a1]\n\t"                                                                      \
     "smlatt %[a3], %[x], %[w1], %[a3]\n\t"
-#define DW_ASM_TAPS3                                                                                            \
-    DW_ASM_TAP("ldr %[x], [%[xp]]")                                                                             \
-    DW_ASM_TAP("ldr %[x], [%[xp], %[ts]]")                                                                      \
-    DW_ASM_TAP("ldr %[x], [%[xp], %[ts], lsl #1]")
-#define DW_ASM_TAPS5                                                                                            \
-    DW_ASM_TAPS3                                                                                                \
-    "add %[xp], %[xp], %[ts], lsl #1\n\t"                                                                       \
-    DW_ASM_TAP("ldr %[x], [%[xp], %[ts]]")                                                                      \
-    DW_ASM_TAP("ldr %[x], [%[xp], %[ts], lsl #1]")
-#define DW_ASM_TAPS7                                                                                            \
-    DW_ASM_TAPS5                                                                                                \
-    "add %[xp], %[xp], %[ts], lsl #1\n\t"                                                                       \
-    DW_ASM_TAP("ldr %[x], [%[xp], %[ts]]")                                                                      \
-    DW_ASM_TAP("ldr %[x], [%[xp], %[ts], lsl #1]")
-#define DW_PIXEL(KW, KR_, KEND_, WP_, B_)                                                                       \
+#define DW_ASM_TAPS1 DW_ASM_TAP("ldr %[x], [%[xp]]")
+#define DW_ASM_TAPS2 DW_ASM_TAPS1 DW_ASM_TAP("ldr %[x], [%[xp], %[ts]]")
+#define DW_ASM_TAPS3 DW_ASM_TAPS2 DW_ASM_TAP("ldr %[x], [%[xp], %[ts], lsl #1]")
+#define DW_ASM_TAPS4 DW_ASM_TAPS3 "add %[xp], %[xp], %[ts], lsl #1\n\t" DW_ASM_TAP("ldr %[x], [%[xp], %[ts]]")
+#define DW_ASM_TAPS5 DW_ASM_TAPS4 DW_ASM_TAP("ldr %[x], [%[xp], %[ts], lsl #1]")
+#define DW_ASM_TAPS6 DW_ASM_TAPS5 "add %[xp], %[xp], %[ts], lsl #1\n\t" DW_ASM_TAP("ldr %[x], [%[xp], %[ts]]")
+#define DW_ASM_TAPS7 DW_ASM_TAPS6 DW_ASM_TAP("ldr %[x], [%[xp], %[ts], lsl #1]")
+#define DW_PIXEL_ASM(N, SKIP, KR_, KEND_, WP_, B_)                                                                       \
     do {                                                                                                        \
         dw_krow_t *k_ = (KR_);                                                                                  \
         const int32_t *w_ = (WP_);                                                                              \
@@ -263,7 +284,7 @@ typedef struct {
                          "ldrd %[x02], %[ts], [%[kr], #4]\n\t"                                                  \
                          "add %[x02], %[xp], %[x02]\n\t"                                                        \
                          "str %[x02], [%[kr]], #12\n\t"                                                         \
-                         DW_ASM_TAPS##KW                                                                        \
+                         DW_ASM_TAPS##N SKIP                                                                    \
                          "cmp %[kr], %[kend]\n\t"                                                               \
                          "bne 1b\n\t"                                                                           \
                          : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [kr] "+r"(k_),     \
@@ -272,6 +293,10 @@ typedef struct {
                          : [off2] "r"(off2), [kend] "r"(KEND_)                                                  \
                          : "cc", "memory");                                                                     \
     } while (0)
+#define DW_PIXEL(KW, KR_, KEND_, WP_, B_) DW_PIXEL_ASM(KW, "", KR_, KEND_, WP_, B_)
+/* A border pixel: N taps of each kernel row (the first at kr->cur), then the weights of the KW - N others skipped. */
+#define DW_BPIXEL(KW, N, KR_, KEND_, WP_, B_)                                                                   \
+    DW_PIXEL_ASM(N, "add %[wp], %[wp], #8*(" #KW "-" #N ")\n\t", KR_, KEND_, WP_, B_)
 #endif
 
 /* The four outputs of a group (sums a0..a3) stored at dst. */
@@ -420,10 +445,64 @@ static inline void dw_store4_rqs_clamp(const int32_t *prm, int32_t a0, int32_t a
     } while (0)
 
 /*
+ * A border pixel of kernel width KW through DW_BPIXEL: its n (1 <= n <= KW) taps per kernel row from
+ * the weights at WP_ on, the sums in a0..a3.
+ */
+#define DW_BSWITCH7(KW, n, KR_, KEND_, WP_, B_)                                                                 \
+    switch (n) {                                                                                                \
+    case 1: DW_BPIXEL(KW, 1, KR_, KEND_, WP_, B_); break;                                                        \
+    case 2: DW_BPIXEL(KW, 2, KR_, KEND_, WP_, B_); break;                                                        \
+    case 3: DW_BPIXEL(KW, 3, KR_, KEND_, WP_, B_); break;                                                        \
+    case 4: DW_BPIXEL(KW, 4, KR_, KEND_, WP_, B_); break;                                                        \
+    case 5: DW_BPIXEL(KW, 5, KR_, KEND_, WP_, B_); break;                                                        \
+    case 6: DW_BPIXEL(KW, 6, KR_, KEND_, WP_, B_); break;                                                        \
+    default: DW_BPIXEL(KW, 7, KR_, KEND_, WP_, B_); break;                                                       \
+    }
+#define DW_BSWITCH5(KW, n, KR_, KEND_, WP_, B_)                                                                 \
+    switch (n) {                                                                                                \
+    case 1: DW_BPIXEL(KW, 1, KR_, KEND_, WP_, B_); break;                                                        \
+    case 2: DW_BPIXEL(KW, 2, KR_, KEND_, WP_, B_); break;                                                        \
+    case 3: DW_BPIXEL(KW, 3, KR_, KEND_, WP_, B_); break;                                                        \
+    case 4: DW_BPIXEL(KW, 4, KR_, KEND_, WP_, B_); break;                                                        \
+    default: DW_BPIXEL(KW, 5, KR_, KEND_, WP_, B_); break;                                                       \
+    }
+#define DW_BSWITCH3(KW, n, KR_, KEND_, WP_, B_)                                                                 \
+    switch (n) {                                                                                                \
+    case 1: DW_BPIXEL(KW, 1, KR_, KEND_, WP_, B_); break;                                                        \
+    case 2: DW_BPIXEL(KW, 2, KR_, KEND_, WP_, B_); break;                                                        \
+    default: DW_BPIXEL(KW, 3, KR_, KEND_, WP_, B_); break;                                                       \
+    }
+
+/*
+ * One border pixel (x0: its first column, kr: its kernel rows' first in-map taps, dilation 1) of
+ * the current group: the sums of its taps inside the map, kr advanced by a pixel.
+ */
+#define DW_BORDER_ASM(x0)                                                                                       \
+    do {                                                                                                        \
+        int32_t kx0_, kx1_;                                                                                     \
+        mcu_tap_range((x0), in_w, kw, 1, &kx0_, &kx1_);                                                         \
+        if (kx1_ - kx0_ <= 0) {                                                                                 \
+            a0 = d->bias[0];                                                                                    \
+            a1 = d->bias[1];                                                                                    \
+            a2 = d->bias[2];                                                                                    \
+            a3 = d->bias[3];                                                                                    \
+        } else if (kw == 3) {                                                                                   \
+            DW_BSWITCH3(3, kx1_ - kx0_, kr, kr + (ky1 - ky0), wrow + 2 * kx0_, d->bias)                         \
+        } else if (kw == 5) {                                                                                   \
+            DW_BSWITCH5(5, kx1_ - kx0_, kr, kr + (ky1 - ky0), wrow + 2 * kx0_, d->bias)                         \
+        } else {                                                                                                \
+            DW_BSWITCH7(7, kx1_ - kx0_, kr, kr + (ky1 - ky0), wrow + 2 * kx0_, d->bias)                         \
+        }                                                                                                       \
+    } while (0)
+
+/*
  * The prepared groups of one output row, group by group. Output pixels [e0, e1) have all kw taps
  * inside the row (x0 >= 0, x0 + (kw - 1) * dil < in_w); with kw_const 3, 5 or 7 they take
  * DW_PIXEL (kw_const 0: any width, the range empty), their kernel rows' addresses advancing by a
- * pixel step (kr); the others (the borders) go tap by tap over their taps inside the map.
+ * pixel step (kr). The others (the borders) take their taps inside the map: with kw_const 3, 5 or
+ * 7, dilation 1 and rows in the map (basm), DW_BPIXEL over their n in-map taps per kernel row (the
+ * left border's start in column 0, the right border's continuing the interior's kr), else tap by
+ * tap in C (DW_BORDER_PIXEL).
  */
 static inline __attribute__((always_inline)) void dw_row_prep_k(
     mcu_dw_prep_t *p, const int8_t *const *rows, const int32_t *row_pix, int32_t ky0, int32_t ky1,
@@ -441,6 +520,8 @@ static inline __attribute__((always_inline)) void dw_row_prep_k(
     const int32_t in0 = (pad + sw - 1) / sw;
     const int32_t in1 = kw_const == 0 || ky0 >= ky1 || win->kernel_h > MCU_DW_KR_ROWS ? 0 : last < 0 ? 0 : last / sw + 1 < out_w ? last / sw + 1 : out_w;
     const int32_t e0 = in0 < out_w ? in0 : out_w, e1 = in0 < in1 ? in1 : e0;
+    /* Border pixels through DW_BPIXEL: kernel width 3, 5 or 7, dilation 1, up to MCU_DW_KR_ROWS rows. */
+    const int basm = kw_const != 0 && dil == 1 && ky0 < ky1 && win->kernel_h <= MCU_DW_KR_ROWS;
     dw_krow_t kr[MCU_DW_KR_ROWS];
     int32_t g, ky;
     for (g = 0; g < p->groups; ++g) {
@@ -455,38 +536,56 @@ static inline __attribute__((always_inline)) void dw_row_prep_k(
         int8_t *dst = out_row + c;
         int32_t ox, j;
         if (!p->wprep) {
-            mcu_internal_dw_unpack(p, g, p->w);
+            /* Only the kernel rows [ky0, ky1) that this row uses. */
+            mcu_internal_dw_unpack(p, g, p->w, ky0 * kw, ky1 * kw);
         }
         for (j = 0; j < 4 && d->mode == 1; ++j) {
             rq[j] = mcu_rq_make(q->multiplier[c + j], q->shift[c + j]);
         }
-        for (ox = 0; ox < e0; ++ox, dst += out_pix_stride) {
-            int32_t a0 = d->bias[0], a1 = d->bias[1], a2 = d->bias[2], a3 = d->bias[3];
-            DW_BORDER_PIXEL(ox * sw - pad);
-            DW_STORE4();
-        }
-        if (e0 < e1) {
+        if (basm) {
+            /* The left border (x0 < 0): the first in-map tap of each kernel row in column 0. */
             for (ky = ky0; ky < ky1; ++ky) {
-                kr[ky - ky0].cur = rows[ky] + (ptrdiff_t)(e0 * sw - pad) * row_pix[ky] + c;
-                kr[ky - ky0].pstep = sw * row_pix[ky];
-                kr[ky - ky0].tstep = dil * row_pix[ky];
+                kr[ky - ky0].cur = rows[ky] + c;
+                kr[ky - ky0].pstep = 0;
+                kr[ky - ky0].tstep = row_pix[ky];
             }
         }
-        for (; ox < e1; ++ox, dst += out_pix_stride) {
-            /* All taps of the pixel's rows inside the map (kw 3, 5 or 7). */
+        for (ox = 0;; ++ox, dst += out_pix_stride) {
+            /* Border pixels; at ox = e0 the interior ones first (one loop: one copy of the border code). */
             int32_t a0, a1, a2, a3;
-            if (kw == 3) {
-                DW_PIXEL(3, kr, kr + (ky1 - ky0), wrow, d->bias);
-            } else if (kw == 5) {
-                DW_PIXEL(5, kr, kr + (ky1 - ky0), wrow, d->bias);
-            } else {
-                DW_PIXEL(7, kr, kr + (ky1 - ky0), wrow, d->bias);
+            if (ox == e0) {
+                if (e0 < e1 || (basm && e0 < out_w)) {
+                    /* The right border (x0 >= 0) continues from the interior's kr. */
+                    for (ky = ky0; ky < ky1; ++ky) {
+                        kr[ky - ky0].cur = rows[ky] + (ptrdiff_t)(e0 * sw - pad) * row_pix[ky] + c;
+                        kr[ky - ky0].pstep = sw * row_pix[ky];
+                        kr[ky - ky0].tstep = dil * row_pix[ky];
+                    }
+                }
+                for (; ox < e1; ++ox, dst += out_pix_stride) {
+                    /* All taps of the pixel's rows inside the map (kw 3, 5 or 7). */
+                    if (kw == 3) {
+                        DW_PIXEL(3, kr, kr + (ky1 - ky0), wrow, d->bias);
+                    } else if (kw == 5) {
+                        DW_PIXEL(5, kr, kr + (ky1 - ky0), wrow, d->bias);
+                    } else {
+                        DW_PIXEL(7, kr, kr + (ky1 - ky0), wrow, d->bias);
+                    }
+                    DW_STORE4();
+                }
             }
-            DW_STORE4();
-        }
-        for (; ox < out_w; ++ox, dst += out_pix_stride) {
-            int32_t a0 = d->bias[0], a1 = d->bias[1], a2 = d->bias[2], a3 = d->bias[3];
-            DW_BORDER_PIXEL(ox * sw - pad);
+            if (ox >= out_w) {
+                break;
+            }
+            if (basm) {
+                DW_BORDER_ASM(ox * sw - pad);
+            } else {
+                a0 = d->bias[0];
+                a1 = d->bias[1];
+                a2 = d->bias[2];
+                a3 = d->bias[3];
+                DW_BORDER_PIXEL(ox * sw - pad);
+            }
             DW_STORE4();
         }
     }

@@ -177,9 +177,39 @@ int mcu_internal_rqs_layer_ok(int32_t k, const int32_t *bias, int32_t n, const m
     return 1;
 }
 
+/*
+ * mcu_internal_rqs_layer_ok (mcu_rqs_make on every channel, in 32-bit steps: |add| = u * 2^(R-1)
+ * with u = |2 * output_offset + 1|, so |add| + a <= INT32_MAX - 2 iff u <= (INT32_MAX - 2 - a) >>
+ * (R - 1) once a < 2^30), k a multiple of 4 and at least 4, and every multiplier >= 0 (pw2_rq takes
+ * the rounding's sign from the sum).
+ */
 int mcu_internal_pw2_fast_ok(int32_t k, const int32_t *bias, int32_t n, const mcu_conv_quant_t *q)
 {
-    return k >= 4 && (k & 3) == 0 && mcu_internal_rqs_layer_ok(k, bias, n, q);
+    const int32_t range = mcu_rqs_acc_range(k, q->input_offset);
+    const int64_t oo21 = 2 * (int64_t)q->output_offset + 1;
+    const int32_t *mult = q->multiplier, *shift = q->shift;
+    uint32_t u, sign = 0;
+    int32_t j;
+    if (k < 4 || (k & 3) != 0 || bias == NULL) {
+        return 0;
+    }
+    if (n <= 0) {
+        return 1;
+    }
+    if (range < 0 || (oo21 < 0 ? -oo21 : oo21) > (int64_t)INT32_MAX) {
+        return 0;
+    }
+    u = (uint32_t)(oo21 < 0 ? -oo21 : oo21);
+    for (j = 0; j < n; ++j) {
+        const uint32_t t = (uint32_t)~shift[j]; /* R - 1 */
+        const int32_t b = bias[j];
+        const uint32_t a = (b < 0 ? 0u - (uint32_t)b : (uint32_t)b) + (uint32_t)range;
+        if (t > 29u || a >= (1u << 30) || u > ((uint32_t)INT32_MAX - 2u - a) >> t) {
+            return 0;
+        }
+        sign |= (uint32_t)mult[j];
+    }
+    return (sign >> 31) == 0;
 }
 
 /* y clamped to [lo, hi]; full: the range is [-128, 127] (one SSAT). */
@@ -200,6 +230,19 @@ static inline int32_t pw_clamp(int32_t y, int full, int32_t lo, int32_t hi)
 static inline int32_t pw_add(int32_t oo21, int32_t right)
 {
     return (int32_t)((uint32_t)oo21 << (right - 1));
+}
+
+/*
+ * mcu_rqs_apply(y, m, t + 1, pw_add(oo21, t + 1)) clamped, in pw2_fast's form: t = ~shift = R - 1,
+ * add = oo21 << t (= pw_add's), high + add in one SMMLAR, the rounding's sign taken from y rather
+ * than from high (equal when mult >= 0, checked by mcu_internal_pw2_fast_ok: high has y's sign or
+ * is 0, and with high == 0 both give output_offset as R >= 1), and the shift by R split as t,
+ * then 1 inside the SSAT.
+ */
+static inline int32_t pw2_rq(int32_t y, int32_t m, int32_t t, int32_t add, int full, int32_t lo, int32_t hi)
+{
+    const int32_t z = add + mcu_smmulr(y * 2, m) + (y >> 31);
+    return pw_clamp((z >> t) >> 1, full, lo, hi);
 }
 
 /*
@@ -229,16 +272,21 @@ static inline int32_t pw_add(int32_t oo21, int32_t right)
 /*
  * pw2_fast's loop over row pairs in assembly. GCC 12 keeps k and the loop end on the stack around
  * a C or asm inner loop that needs 14 registers, and spends ~78 instructions per row pair on
- * spills and reloads besides the steps; this loop spends 58 (full range; 67 clamped). Operands:
- * %[a0] .. %[xe] are 13 scratch registers and %[wp] the filter row pointer (row j + 1 is at
- * [wp, k]); everything else is in memory: the bias, mult and out_a cursors advanced in place, shift
- * and out_b at fixed offsets from them (fewer than 30 asm operands). Per row pair:
- *   PRO   the bias of both rows (both pixels), x = buf, the end 4 * k bytes on;
+ * spills and reloads besides the steps; this loop spends 47 (full range, k % 8 == 0; 48 when
+ * k % 8 == 4; 10 more clamped). Operands: %[a0] .. %[x] are 11 scratch registers, %[kk] = k,
+ * %[xe] the pair's end (buf + 4 * k bytes: x ends there after every row pair, so x = xe - 4 * k), %[wp] the
+ * filter row pointer (row j + 1 is at [wp, k]); everything else is in memory: the bias, mult and
+ * out_a cursors advanced in place, shift and out_b at fixed offsets from them (fewer than 30 asm
+ * operands). Per row pair:
+ *   PRO   the bias of both rows (both pixels), x = buf; k % 8 == 4 (PW2_ODD) enters the loop at
+ *         its second step;
  *   STEP  MCU_PW2_STEP: 2 LDR + 4 SXTB16 (weights unpacked in place, ror-8 half first) + 2 LDRD
  *         + 8 SMLAD = 16 instructions per 16 MACs; unrolled twice (34 per 32 MACs with the loop
- *         test), an odd number of steps (k % 8 == 4) entering at the second;
- *   RQ    mcu_rqs_apply on a0, a1, b0, b1 (R = -shift, add = oo21 << (R - 1): pw_add), SSAT 8;
- *   then the stores (pixel b first: see pw2_fast) and the test against the end of mult[].
+ *         test);
+ *   RQ    pw2_rq on a0, a1, b0, b1 (t = ~shift = R - 1, add = oo21 << t: pw_add), SSAT 8; the
+ *         test for the last row pair (shift + j against slast; no instruction up to the BNE sets
+ *         the flags);
+ *   then the stores (pixel b first: see pw2_fast).
  */
 #define PW2_PRO                                                                                                 \
     "3:\n\t"                                                                                                    \
@@ -246,11 +294,8 @@ static inline int32_t pw_add(int32_t oo21, int32_t right)
     "ldrd %[b0], %[b1], [%[x]]\n\t"                                                                             \
     "ldrd %[a0], %[a1], [%[x]], #8\n\t"                                                                         \
     "str %[x], %[bp]\n\t"                                                                                       \
-    "ldr %[x], %[buf]\n\t"                                                                                      \
-    "ldr %[kk], %[k]\n\t"                                                                                       \
-    "add %[xe], %[x], %[kk], lsl #2\n\t" /* the pair's end: 4 * k bytes */                                      \
-    "tst %[kk], #4\n\t"                                                                                         \
-    "bne 2f\n"
+    "sub %[x], %[xe], %[kk], lsl #2\n\t" /* buf: 4 * k bytes before the end */
+#define PW2_ODD "b 2f\n\t"
 #define PW2_STEP                                                                                                \
     "ldr %[w1a], [%[wp], %[kk]]\n\t"                                                                            \
     "ldr %[w0a], [%[wp]], #4\n\t"                                                                               \
@@ -273,45 +318,40 @@ static inline int32_t pw_add(int32_t oo21, int32_t right)
     "cmp %[x], %[xe]\n\t"                                                                                       \
     "blo 1b\n\t"                                                                                                \
     "add %[wp], %[wp], %[kk]\n\t" /* wp was row j + 1's start */
-/* y = mcu_rqs_apply(y, m, R, add), SSAT 8 (kk scratch). */
-#define PW2_RQS(y, m, r, add)                                                                                   \
-    "lsl " y ", " y ", #1\n\t"                                                                                  \
-    "smmulr " y ", " y ", " m "\n\t"                                                                            \
-    "add %[kk], " y ", " add "\n\t"                                                                             \
-    "add " y ", %[kk], " y ", asr #31\n\t"                                                                      \
-    "asr " y ", " y ", " r "\n\t"                                                                               \
-    "ssat " y ", #8, " y "\n\t"
+/* y = pw2_rq(y, m, t, add), SSAT 8 (x scratch): SMMLAR adds add to SMMULR's product exactly. */
+#define PW2_RQS(y, m, t, add)                                                                                   \
+    "lsl %[x], " y ", #1\n\t"                                                                                   \
+    "smmlar %[x], %[x], " m ", " add "\n\t"                                                                     \
+    "add " y ", %[x], " y ", asr #31\n\t"                                                                       \
+    "asr " y ", " y ", " t "\n\t"                                                                               \
+    "ssat " y ", #8, " y ", asr #1\n\t"
 #define PW2_RQ                                                                                                  \
-    "ldr %[xe], %[mp]\n\t" /* xe: the mult cursor from here on */                                             \
-    "ldrd %[p0], %[p1], [%[xe]], #8\n\t"                                                                        \
-    "str %[xe], %[mp]\n\t"                                                                                      \
-    "ldr %[x], %[dsh]\n\t" /* shift + j = mult + j + 8 + dsh */                                                 \
-    "add %[x], %[x], %[xe]\n\t"                                                                                 \
+    "ldr %[x], %[mp]\n\t"                                                                                       \
+    "ldrd %[p0], %[p1], [%[x]], #8\n\t"                                                                         \
+    "str %[x], %[mp]\n\t"                                                                                       \
+    "ldr %[w0b], %[dsh]\n\t" /* shift + j = mult + j + 8 + dsh */                                              \
+    "add %[x], %[x], %[w0b]\n\t"                                                                                \
     "ldrd %[w0a], %[w1a], [%[x]]\n\t"                                                                           \
-    "ldr %[kk], %[oo21]\n\t"                                                                                    \
-    "mvn %[w0b], %[w0a]\n\t"                                                                                    \
-    "lsl %[w0b], %[kk], %[w0b]\n\t"                                                                             \
-    "mvn %[w1b], %[w1a]\n\t"                                                                                    \
-    "lsl %[w1b], %[kk], %[w1b]\n\t"                                                                             \
-    "rsb %[w0a], %[w0a], #0\n\t"                                                                                \
-    "rsb %[w1a], %[w1a], #0\n\t"                                                                                \
+    "ldr %[w0b], %[slast]\n\t"                                                                                  \
+    "cmp %[x], %[w0b]\n\t" /* flags for the BNE at the end */                                                 \
+    "ldr %[x], %[oo21]\n\t"                                                                                     \
+    "mvn %[w0a], %[w0a]\n\t"                                                                                    \
+    "lsl %[w0b], %[x], %[w0a]\n\t"                                                                              \
+    "mvn %[w1a], %[w1a]\n\t"                                                                                    \
+    "lsl %[w1b], %[x], %[w1a]\n\t"                                                                              \
     PW2_RQS("%[b0]", "%[p0]", "%[w0a]", "%[w0b]")                                                               \
     PW2_RQS("%[b1]", "%[p1]", "%[w1a]", "%[w1b]")                                                               \
     PW2_RQS("%[a0]", "%[p0]", "%[w0a]", "%[w0b]")                                                               \
     PW2_RQS("%[a1]", "%[p1]", "%[w1a]", "%[w1b]")
-#define PW2_NEXT                                                                                                \
-    "ldr %[kk], %[mend]\n\t"                                                                                    \
-    "cmp %[xe], %[kk]\n\t"                                                                                      \
-    "bne 3b"
-/* Full range: one SSAT is the clamp; byte stores (out_b = out_a + dob). */
+#define PW2_NEXT "bne 3b"
+/* Full range: one SSAT is the clamp; byte stores (out_b = out_a + dob), b before a per channel. */
 #define PW2_STORE_FULL                                                                                          \
     "ldr %[x], %[oa]\n\t"                                                                                       \
-    "ldr %[kk], %[dob]\n\t"                                                                                     \
-    "add %[kk], %[kk], %[x]\n\t"                                                                                \
-    "strb %[b1], [%[kk], #1]\n\t"                                                                               \
-    "strb %[b0], [%[kk]]\n\t"                                                                                   \
-    "strb %[a1], [%[x], #1]\n\t"                                                                                \
-    "strb %[a0], [%[x]], #2\n\t"                                                                                \
+    "ldr %[p0], %[dob]\n\t"                                                                                     \
+    "strb %[b0], [%[x], %[p0]]\n\t"                                                                             \
+    "strb %[a0], [%[x]], #1\n\t"                                                                                \
+    "strb %[b1], [%[x], %[p0]]\n\t"                                                                             \
+    "strb %[a1], [%[x]], #1\n\t"                                                                                \
     "str %[x], %[oa]\n\t"
 /*
  * [act_min, act_max] inside [-128, 127]: the four bytes packed as (a0, a1, b0, b1), clamped all at
@@ -324,23 +364,29 @@ static inline int32_t pw_add(int32_t oo21, int32_t right)
     "uxtb16 %[p0], %[p0]\n\t"                                                                                   \
     "uxtb16 %[p1], %[p1]\n\t"                                                                                   \
     "orr %[p0], %[p0], %[p1], lsl #8\n\t"                                                                       \
-    "ldr %[kk], %[lo4]\n\t"                                                                                     \
-    "ssub8 %[p1], %[p0], %[kk]\n\t"                                                                             \
-    "sel %[p0], %[p0], %[kk]\n\t"                                                                               \
-    "ldr %[kk], %[hi4]\n\t"                                                                                     \
-    "ssub8 %[p1], %[kk], %[p0]\n\t"                                                                             \
-    "sel %[p0], %[p0], %[kk]\n\t"                                                                               \
+    "ldr %[w0a], %[lo4]\n\t"                                                                                    \
+    "ssub8 %[p1], %[p0], %[w0a]\n\t"                                                                            \
+    "sel %[p0], %[p0], %[w0a]\n\t"                                                                              \
+    "ldr %[w0a], %[hi4]\n\t"                                                                                    \
+    "ssub8 %[p1], %[w0a], %[p0]\n\t"                                                                            \
+    "sel %[p0], %[p0], %[w0a]\n\t"                                                                              \
     "ldr %[x], %[oa]\n\t"                                                                                       \
-    "ldr %[kk], %[dob]\n\t"                                                                                     \
+    "ldr %[w0a], %[dob]\n\t"                                                                                    \
     "lsr %[p1], %[p0], #16\n\t"                                                                                 \
-    "strh %[p1], [%[x], %[kk]]\n\t"                                                                             \
+    "strh %[p1], [%[x], %[w0a]]\n\t"                                                                            \
     "strh %[p0], [%[x]], #2\n\t"                                                                                \
     "str %[x], %[oa]\n\t"
 #define PW2_OUTS                                                                                                \
     [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [p0] "=&r"(p0), [p1] "=&r"(p1),             \
-        [w0a] "=&r"(w0a), [w0b] "=&r"(w0b), [w1a] "=&r"(w1a), [w1b] "=&r"(w1b), [x] "=&r"(x), [kk] "=&r"(kk),   \
-        [xe] "=&r"(xe), [wp] "+r"(wp), [bp] "+m"(bp), [mp] "+m"(mp), [oa] "+m"(oa)
-#define PW2_INS [buf] "m"(buf), [k] "m"(k), [oo21] "m"(oo21), [mend] "m"(mend), [dsh] "m"(dsh), [dob] "m"(dob)
+        [w0a] "=&r"(w0a), [w0b] "=&r"(w0b), [w1a] "=&r"(w1a), [w1b] "=&r"(w1b), [x] "=&r"(x), [kk] "+r"(kk),   \
+        [xe] "+r"(xe), [wp] "+r"(wp), [bp] "+m"(bp), [mp] "+m"(mp), [oa] "+m"(oa)
+#define PW2_INS [oo21] "m"(oo21), [slast] "m"(slast), [dsh] "m"(dsh), [dob] "m"(dob)
+#define PW2_ASM_FULL(odd) __asm__(PW2_PRO odd PW2_LOOP PW2_RQ PW2_STORE_FULL PW2_NEXT : PW2_OUTS : PW2_INS : "cc", "memory")
+#define PW2_ASM_CLAMP(odd)                                                                                      \
+    __asm__(PW2_PRO odd PW2_LOOP PW2_RQ PW2_STORE_CLAMP PW2_NEXT                                                \
+            : PW2_OUTS                                                                                          \
+            : PW2_INS, [lo4] "m"(lo4), [hi4] "m"(hi4)                                                           \
+            : "cc", "memory")
 #endif
 
 /*
@@ -373,35 +419,41 @@ static inline __attribute__((always_inline)) void pw2_fast(const int16_t *buf, i
             MCU_PW2_STEP();
         }
         {
-            const int32_t m0 = mult[j], r0 = -shift[j], m1 = mult[j + 1], r1 = -shift[j + 1];
-            const int32_t c0 = pw_add(oo21, r0), c1 = pw_add(oo21, r1);
-            out_b[j] = (int8_t)pw_clamp(mcu_rqs_apply(b0, m0, r0, c0), full, act_min, act_max);
-            out_b[j + 1] = (int8_t)pw_clamp(mcu_rqs_apply(b1, m1, r1, c1), full, act_min, act_max);
-            out_a[j] = (int8_t)pw_clamp(mcu_rqs_apply(a0, m0, r0, c0), full, act_min, act_max);
-            out_a[j + 1] = (int8_t)pw_clamp(mcu_rqs_apply(a1, m1, r1, c1), full, act_min, act_max);
+            const int32_t m0 = mult[j], t0 = ~shift[j], m1 = mult[j + 1], t1 = ~shift[j + 1];
+            const int32_t c0 = (int32_t)((uint32_t)oo21 << t0), c1 = (int32_t)((uint32_t)oo21 << t1);
+            out_b[j] = (int8_t)pw2_rq(b0, m0, t0, c0, full, act_min, act_max);
+            out_a[j] = (int8_t)pw2_rq(a0, m0, t0, c0, full, act_min, act_max);
+            out_b[j + 1] = (int8_t)pw2_rq(b1, m1, t1, c1, full, act_min, act_max);
+            out_a[j + 1] = (int8_t)pw2_rq(a1, m1, t1, c1, full, act_min, act_max);
         }
     }
 #else
     if (n >= 2) {
         /* The asm's memory operands: cursors into bias[], mult[] and out_a[], the rest by offset. */
         const int32_t *bp = bias, *mp = mult;
-        const int32_t *const mend = mult + (n & ~1);
+        const int32_t *const slast = shift + (n & ~1) - 2;
         const int32_t dsh = (int32_t)((uintptr_t)shift - (uintptr_t)mult) - 8;
         const int32_t dob = (int32_t)((uintptr_t)out_b - (uintptr_t)out_a);
         int8_t *oa = out_a;
         const int8_t *wp = filter;
-        int32_t a0, a1, b0, b1, p0, p1, w0a, w0b, w1a, w1b, kk, xe;
+        const int16_t *xe = xend;
+        int32_t a0, a1, b0, b1, p0, p1, w0a, w0b, w1a, w1b, kk = k;
         const int16_t *x;
         if (full) {
-            __asm__(PW2_PRO PW2_LOOP PW2_RQ PW2_STORE_FULL PW2_NEXT : PW2_OUTS : PW2_INS : "cc", "memory");
+            if (k & 4) {
+                PW2_ASM_FULL(PW2_ODD);
+            } else {
+                PW2_ASM_FULL();
+            }
         } else {
             /* act_min / act_max in each byte (SSUB8 / SEL). */
             const uint32_t lo4 = ((uint32_t)act_min & 0xFFu) * 0x01010101u;
             const uint32_t hi4 = ((uint32_t)act_max & 0xFFu) * 0x01010101u;
-            __asm__(PW2_PRO PW2_LOOP PW2_RQ PW2_STORE_CLAMP PW2_NEXT
-                    : PW2_OUTS
-                    : PW2_INS, [lo4] "m"(lo4), [hi4] "m"(hi4)
-                    : "cc", "memory");
+            if (k & 4) {
+                PW2_ASM_CLAMP(PW2_ODD);
+            } else {
+                PW2_ASM_CLAMP();
+            }
         }
         j = n & ~1;
         w0 = wp;

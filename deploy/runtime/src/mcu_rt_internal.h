@@ -463,7 +463,8 @@ int mcu_internal_rqs_layer_ok(int32_t k, const int32_t *bias, int32_t n, const m
 
 /*
  * mcu_internal_rqs_layer_ok for a 1x1 layer (k input channels, n output channels), k also a
- * multiple of 4: mcu_internal_col_pw2_outputs_fast may replace mcu_internal_col_pw2_outputs.
+ * multiple of 4 and every multiplier >= 0: mcu_internal_col_pw2_outputs_fast may replace
+ * mcu_internal_col_pw2_outputs (and, for a single pixel, mcu_internal_col_outputs_fast applies).
  */
 int mcu_internal_pw2_fast_ok(int32_t k, const int32_t *bias, int32_t n, const mcu_conv_quant_t *q);
 
