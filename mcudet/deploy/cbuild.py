@@ -48,7 +48,7 @@ import numpy as np
 from mcudet.patch.plan import PatchPlan, Window
 
 from .ir import Graph, Op
-from .memplan.kernels import inplace_depthwise_scratch
+from .memplan.kernels import conv_scratch, fully_connected_scratch, inplace_depthwise_scratch
 from .ops import normalize_axes
 from .patch_exec import patch_stage
 from .reference import nearest_index
@@ -552,16 +552,11 @@ def scratch_size(graph: Graph, op: Op, inplace: bool = False, in_w: Optional[int
     The same for the portable and the DSP build. For the in-place depthwise kernel, ``in_w``,
     ``out_h`` and ``pad_top`` default to the whole map; pass a tile's values for a patch stage.
     """
-    def round4(n: int) -> int:
-        return -(-n // 4) * 4
-
     if op.kind == 'conv2d':
         _, kh, kw, ci = graph.tensor(op.inputs[1]).shape
-        if (kh, kw) == (1, 1) and not any(op.attrs.padding.as_tuple()):
-            return 4 * round4(ci)  # mcu_conv2d_1x1_s8: two pixels widened to int16
-        return 2 * round4(kh * kw * ci)
+        return conv_scratch((kh, kw), ci, op.attrs.padding.as_tuple())
     if op.kind == 'fully_connected':
-        return 2 * round4(graph.tensor(op.inputs[1]).shape[1])
+        return fully_connected_scratch(graph.tensor(op.inputs[1]).shape[1])
     if op.kind == 'depthwise_conv2d' and inplace:
         _, h, w, c = graph.tensor(op.inputs[0]).shape
         oh = graph.tensor(op.outputs[0]).shape[1] if out_h is None else out_h

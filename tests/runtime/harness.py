@@ -213,47 +213,37 @@ class Harness:
         want[where] = case.expected.reshape(want[where].shape)
         self.checks.append(Check(f'{case.label} [{kernel or op.kind}]', view.buf, want, frame.dtype, call))
 
-    def add_inplace_case(self, case: OpCase) -> bool:
-        """The depthwise case through the in-place kernel, when the geometry allows it."""
+    def add_inplace_case(self, case: OpCase, dense: bool = False) -> bool:
+        """The depthwise case through the in-place kernel, when the geometry allows it: the output in
+        the input's own view (inside a guarded frame), or with ``dense`` pixel-dense at the start of
+        a buffer whose crop is the input (mcu_rt.h's second layout: the memory plan's tile buffers)."""
         op = case.op
         x = case.inputs[0]
         in_hw, out_hw = x.shape[1:3], case.expected.shape[1:3]
         if not inplace_ok(op, in_hw, out_hw):
             return False
         h, w, c = nhwc(x.shape)
-        dims = self._frame(h, w, c, True)
+        if dense:
+            r0, c0 = (int(v) for v in self.rng.integers(0, 3, size=2))
+            fh, fw = h + r0 + int(self.rng.integers(0, 2)), w + c0 + int(self.rng.integers(0, 3))
+            dims = (fh, fw, c, r0, c0, 0)
+        else:
+            dims = self._frame(h, w, c, True)
         fh, fw, fc, r0, c0, ch0 = dims
         frame = self.rng.integers(-128, 128, size=(fh, fw, fc)).astype(np.int8)
         frame[r0:r0 + h, c0:c0 + w, ch0:ch0 + c] = x[0]
         buf = self.prog.buffer(data=frame)
         view = self._window(buf, dims, h, w, c)
-        call = emit_depthwise_inplace(self.prog, case.graph, op, view, out_hw)
         want = frame.copy()
-        want[r0:r0 + out_hw[0], c0:c0 + out_hw[1], ch0:ch0 + c] = case.expected[0]
-        self.checks.append(Check(f'{case.label} [depthwise in place]', buf, want, frame.dtype, call))
-        return True
-
-    def add_inplace_dense_case(self, case: OpCase) -> bool:
-        """The depthwise case through the in-place kernel with a dense output at the start of a buffer
-        whose crop is the input (mcu_rt.h's second layout: the memory plan's tile buffers)."""
-        op = case.op
-        x = case.inputs[0]
-        in_hw, out_hw = x.shape[1:3], case.expected.shape[1:3]
-        if not inplace_ok(op, in_hw, out_hw):
-            return False
-        h, w, c = nhwc(x.shape)
-        r0, c0 = (int(v) for v in self.rng.integers(0, 3, size=2))
-        fh, fw = h + r0 + int(self.rng.integers(0, 2)), w + c0 + int(self.rng.integers(0, 3))
-        frame = self.rng.integers(-128, 128, size=(fh, fw, c)).astype(np.int8)
-        frame[r0:r0 + h, c0:c0 + w] = x[0]
-        buf = self.prog.buffer(data=frame)
-        view = self.prog.map(buf, h, w, c, offset=(r0 * fw + c0) * c, row_stride=fw * c, pix_stride=c)
-        out = self.prog.map(buf, *out_hw, c, offset=0, row_stride=out_hw[1] * c, pix_stride=c)
+        if dense:
+            out = self.prog.map(buf, *out_hw, c)
+            want.reshape(-1)[:case.expected.size] = case.expected.reshape(-1)
+        else:
+            out = None
+            want[r0:r0 + out_hw[0], c0:c0 + out_hw[1], ch0:ch0 + c] = case.expected[0]
         call = emit_depthwise_inplace(self.prog, case.graph, op, view, out_hw, out=out)
-        want = frame.copy().reshape(-1)
-        want[:case.expected.size] = case.expected.reshape(-1)
-        self.checks.append(Check(f'{case.label} [depthwise in place, dense output]', buf,
-                                 want.reshape(frame.shape), frame.dtype, call))
+        label = 'depthwise in place, dense output' if dense else 'depthwise in place'
+        self.checks.append(Check(f'{case.label} [{label}]', buf, want, frame.dtype, call))
         return True
 
     def verify(self, runtime: Runtime) -> Result:

@@ -31,7 +31,7 @@ def _check(runtime: Runtime, kind: str, start: int, count: int) -> None:
                 h.add_case(case, kernel='conv2d_1x1')
         if kind == 'depthwise_conv2d':
             h.add_inplace_case(case)
-            h.add_inplace_dense_case(case)
+            h.add_inplace_case(case, dense=True)
     h.verify(runtime)
 
 
@@ -53,7 +53,7 @@ def test_inplace_depthwise_covers_padding_and_strides(runtimes) -> None:
     h = Harness(np.random.default_rng(0))
     for case in op_cases('depthwise_conv2d', 0, 200):
         a = case.op.attrs
-        if h.add_inplace_case(case) and h.add_inplace_dense_case(case):
+        if h.add_inplace_case(case) and h.add_inplace_case(case, dense=True):
             seen.add((a.padding.top > 0, a.stride[0], a.kernel[0]))
     assert {(True, 1), (True, 2), (False, 1), (False, 2)} <= {s[:2] for s in seen}
     assert {1, 3, 5, 7} <= {s[2] for s in seen}

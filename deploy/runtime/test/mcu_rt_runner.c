@@ -182,6 +182,19 @@ static mcu_status_t op_requantize_s8(ctx_t *ctx, const int32_t *a, int32_t n)
 }
 
 /* in V, out V, filter P, bias P, mult P, shift P, window[10], in_off, out_off, act_min, act_max */
+/* mcu_conv_quant_t from its arguments: mult P, shift P at mp (channels each), the four ints at v. */
+static mcu_conv_quant_t quant_arg(const ctx_t *ctx, const int32_t *mp, int32_t channels, const int32_t *v)
+{
+    mcu_conv_quant_t q;
+    q.multiplier = (const int32_t *)ptr_arg(ctx, mp, 4, channels, 4);
+    q.shift = (const int32_t *)ptr_arg(ctx, mp + 2, 4, channels, 4);
+    q.input_offset = v[0];
+    q.output_offset = v[1];
+    q.act_min = v[2];
+    q.act_max = v[3];
+    return q;
+}
+
 #define CONV_ARGS 36
 
 static mcu_status_t conv_common(ctx_t *ctx, const int32_t *a, int32_t n, int kind)
@@ -198,12 +211,7 @@ static mcu_status_t conv_common(ctx_t *ctx, const int32_t *a, int32_t n, int kin
     expect_args("conv2d", n, CONV_ARGS);
     filter = (const int8_t *)ptr_arg(ctx, a + 14, 1, (int64_t)out.c * win.kernel_h * win.kernel_w * in.c, 1);
     bias = (const int32_t *)ptr_arg(ctx, a + 16, 4, out.c, 4);
-    q.multiplier = (const int32_t *)ptr_arg(ctx, a + 18, 4, out.c, 4);
-    q.shift = (const int32_t *)ptr_arg(ctx, a + 20, 4, out.c, 4);
-    q.input_offset = a[32];
-    q.output_offset = a[33];
-    q.act_min = a[34];
-    q.act_max = a[35];
+    q = quant_arg(ctx, a + 18, out.c, a + 32);
     size = kind == 1 ? mcu_conv2d_1x1_s8_scratch_size(in.c) : mcu_conv2d_s8_scratch_size(&win, in.c);
     scratch = scratch_alloc(ctx, size);
     if (kind == 0) {
@@ -240,12 +248,7 @@ static mcu_status_t op_depthwise(ctx_t *ctx, const int32_t *a, int32_t n)
     const mcu_window_t win = window_arg(a + 22);
     mcu_conv_quant_t q;
     expect_args("depthwise", n, 37);
-    q.multiplier = (const int32_t *)ptr_arg(ctx, a + 18, 4, out.c, 4);
-    q.shift = (const int32_t *)ptr_arg(ctx, a + 20, 4, out.c, 4);
-    q.input_offset = a[33];
-    q.output_offset = a[34];
-    q.act_min = a[35];
-    q.act_max = a[36];
+    q = quant_arg(ctx, a + 18, out.c, a + 33);
     ctx->info = (int32_t)mcu_depthwise_conv2d_s8_scratch_size();
     return mcu_depthwise_conv2d_s8(&in, (const int8_t *)ptr_arg(ctx, a + 14, 1,
                                                                  (int64_t)win.kernel_h * win.kernel_w * out.c, 1),
@@ -262,12 +265,7 @@ static mcu_status_t op_depthwise_inplace(ctx_t *ctx, const int32_t *a, int32_t n
     void *scratch;
     mcu_status_t st;
     expect_args("depthwise_inplace", n, 36);
-    q.multiplier = (const int32_t *)ptr_arg(ctx, a + 18, 4, map.c, 4);
-    q.shift = (const int32_t *)ptr_arg(ctx, a + 20, 4, map.c, 4);
-    q.input_offset = a[32];
-    q.output_offset = a[33];
-    q.act_min = a[34];
-    q.act_max = a[35];
+    q = quant_arg(ctx, a + 18, map.c, a + 32);
     scratch = scratch_alloc(ctx, mcu_depthwise_conv2d_inplace_s8_scratch_size(&win, map.w, map.c, out.h));
     st = mcu_depthwise_conv2d_inplace_s8(&map, &out,
                                          (const int8_t *)ptr_arg(ctx, a + 14, 1,
@@ -285,12 +283,7 @@ static mcu_status_t op_fully_connected(ctx_t *ctx, const int32_t *a, int32_t n)
     void *scratch;
     mcu_status_t st;
     expect_args("fully_connected", n, 19);
-    q.multiplier = (const int32_t *)ptr_arg(ctx, a + 9, 4, outs, 4);
-    q.shift = (const int32_t *)ptr_arg(ctx, a + 11, 4, outs, 4);
-    q.input_offset = a[13];
-    q.output_offset = a[14];
-    q.act_min = a[15];
-    q.act_max = a[16];
+    q = quant_arg(ctx, a + 9, outs, a + 13);
     scratch = scratch_alloc(ctx, mcu_fully_connected_s8_scratch_size(k));
     st = mcu_fully_connected_s8((const int8_t *)ptr_arg(ctx, a, 1, (int64_t)rows * k, 1), rows, k,
                                 (const int8_t *)ptr_arg(ctx, a + 4, 1, (int64_t)outs * k, 1),

@@ -38,7 +38,7 @@ from mcudet.patch.plan import Window
 from ..cbuild import Program, View, emit_depthwise_inplace, emit_op, nhwc
 from ..ir import Graph, GraphError
 from ..memory_plan import RUNTIME_INPLACE, MemoryPlan
-from ..memplan.kernels import inplace_depthwise_scratch
+from ..memplan.kernels import conv_scratch, fully_connected_scratch, inplace_depthwise_scratch
 from ..patch_exec import patch_stage
 from .detect import DetectCode, detect_code, yolo_spec
 
@@ -200,13 +200,11 @@ def _c_call(p: _Printer, op: str, a: list[int], scratch: str) -> tuple[list[str]
 
 def _needed_scratch(op: str, a: list[int]) -> int:
     """Bytes the runtime's size query returns for this call (mcu_rt.h)."""
-    r4 = lambda n: -(-n // 4) * 4  # noqa: E731
-    if op == 'conv2d_1x1' or (op == 'conv2d' and a[22:24] == [1, 1] and not any(a[28:32])):
-        return 4 * r4(a[4])  # mcu_conv2d_s8 dispatches a 1x1 kernel without pads to mcu_conv2d_1x1_s8
-    if op in ('conv2d', 'conv2d_generic'):
-        return 2 * r4(a[22] * a[23] * a[4])
+    # mcu_conv2d_s8_scratch_size; mcu_conv2d_1x1_s8 takes only the 1x1 window without pads, where they agree
+    if op in ('conv2d', 'conv2d_1x1', 'conv2d_generic'):
+        return conv_scratch(a[22:24], a[4], a[28:32])
     if op == 'fully_connected':
-        return 2 * r4(a[3])
+        return fully_connected_scratch(a[3])
     if op == 'depthwise_inplace':
         return inplace_depthwise_scratch(a[28], a[9], a[3], a[4])
     return 0

@@ -40,7 +40,7 @@ per-patch op) and keeps the largest.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
@@ -97,19 +97,32 @@ def default_scratch_bytes(call: KernelCall) -> int:
     * FULLY_CONNECTED: ``2 * round4(k)`` (one input row widened to int16).
     * Everything else: 0.
     """
-    op, a = call.op, call.op.attrs
+    op = call.op
     if op.kind == 'conv2d':
-        if tuple(a.kernel) == (1, 1) and not any(call.pads):
-            return 4 * align(call.in_shape[3])
-        return 2 * align(a.kernel[0] * a.kernel[1] * call.in_shape[3])
+        return conv_scratch(op.attrs.kernel, call.in_shape[3], call.pads)
     if op.kind == 'depthwise_conv2d':
         if call.in_place == 'depthwise':
             _, _, in_w, c = call.in_shape
             return inplace_depthwise_scratch(call.pads[0], call.out_shape[1], in_w, c)
         return 0
     if op.kind == 'fully_connected':
-        return 2 * align(call.in_shape[-1])
+        return fully_connected_scratch(call.in_shape[-1])
     return 0
+
+
+# mcu_rt's size queries, shared by the planner, the code generator and the host harness (cbuild).
+def conv_scratch(kernel: Sequence[int], in_c: int, pads: Sequence[int]) -> int:
+    """``mcu_conv2d_s8_scratch_size``: a 1x1 kernel without pads is ``mcu_conv2d_1x1_s8``'s
+    ``4 * round4(c_in)`` (two pixels widened to int16), any other one int16 im2col column."""
+    kh, kw = kernel
+    if (kh, kw) == (1, 1) and not any(pads):
+        return 4 * align(in_c, 4)
+    return 2 * align(kh * kw * in_c, 4)
+
+
+def fully_connected_scratch(k: int) -> int:
+    """``mcu_fully_connected_s8_scratch_size``: one input row widened to int16."""
+    return 2 * align(k, 4)
 
 
 def inplace_depthwise_scratch(pad_top: int, out_h: int, in_w: int, channels: int) -> int:
@@ -152,5 +165,5 @@ def inplace_rule(op: Op, which: int, in_shape: tuple[int, ...], out_shape: tuple
 
 
 __all__ = ['ALIGN', 'INPLACE_DW_CHANNELS', 'INPLACE_RULES', 'PAPER_INPLACE', 'RUNTIME_INPLACE', 'KernelCall',
-           'ScratchFn', 'align', 'default_scratch_bytes', 'inplace_depthwise_scratch',
-           'inplace_rule']
+           'ScratchFn', 'align', 'conv_scratch', 'default_scratch_bytes', 'fully_connected_scratch',
+           'inplace_depthwise_scratch', 'inplace_rule']
