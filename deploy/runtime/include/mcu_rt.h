@@ -249,8 +249,8 @@ mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const 
                                void *scratch);
 
 /**
- * 4 * round_up(in_c, 4) bytes: two input pixels widened to int16 (the DSP path; the portable path
- * widens one pixel into the first half).
+ * 8 * round_up(in_c, 4) bytes: four input pixels widened to int16 (the DSP path; the portable path
+ * widens one pixel into the first quarter).
  */
 size_t mcu_conv2d_1x1_s8_scratch_size(int32_t in_c);
 

@@ -1,10 +1,11 @@
 /*
  * CONV_2D 1x1 without pads, any stride: the hot path of inverted-residual blocks. Every output
- * pixel is its input pixel times the [out_c][in_c] filter matrix. DSP path: pixels in pairs, both
- * widened once to int16 (input offset added, reordered for __smlad) into the scratch, then two
- * filter rows x two pixels per step (dsp_column.c); an odd count's last pixel alone through the
- * general conv's column rows when the layer takes the fast path. Portable path: each input pixel widened to
- * int16 (input offset added) in the scratch, then four filter rows at a time (portable_column.c).
+ * pixel is its input pixel times the [out_c][in_c] filter matrix. DSP path: pixels in fours, all
+ * widened once to int16 (input offset added, reordered for __smlad) into the scratch, then one
+ * filter row x four pixels per step (dsp_column.c); on the fast path a last block of one or two
+ * pixels goes pixel by pixel through the general conv's column rows, one of three repeats its
+ * last pixel. Portable path: each input pixel widened to int16 (input offset added) in the
+ * scratch, then four filter rows at a time (portable_column.c).
  * Because a pixel is read whole before its outputs are written, in raster order, the output may
  * overlap the input (see mcu_rt.h: in place).
  */
@@ -12,8 +13,8 @@
 
 size_t mcu_conv2d_1x1_s8_scratch_size(int32_t in_c)
 {
-    /* Two pixels widened to int16 (the DSP path); the portable path uses the first half. */
-    return in_c > 0 ? 4u * mcu_round4((size_t)in_c) : 0;
+    /* Four pixels widened to int16 (the DSP path); the portable path uses the first quarter. */
+    return in_c > 0 ? 8u * mcu_round4((size_t)in_c) : 0;
 }
 
 mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const int32_t *bias,
@@ -37,39 +38,59 @@ mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const 
 #if defined(MCU_RT_USE_DSP)
     {
         /*
-         * Pixels in raster-order pairs: both are widened into the scratch (4 * round4(in_c) bytes,
-         * interleaved by mcu_internal_col_pw2_pack) before either's outputs are written, so the in-place
-         * uses of mcu_rt.h hold (output pixel p ends before input pixel p + 1 starts). Widening once
-         * per pair, not once per filter row, is what keeps the inner loop at 16 instructions per
-         * 16 MACs plus the loop test.
+         * Pixels in raster-order blocks of four: all are widened into the scratch (8 * round4(in_c)
+         * bytes, interleaved by mcu_internal_col_pw4_pack) before any of their outputs is written,
+         * so the in-place uses of mcu_rt.h hold (output pixel p ends before input pixel p + 1
+         * starts). Widening once per block, not once per filter row, and one filter row for four
+         * pixels are what keep the inner loop at 13 instructions per 16 MACs plus the loop test.
          */
-        const int32_t pixels = out->h * out->w;
+        const int32_t pixels = out->h * out->w, out_w = out->w, out_h = out->h, in_off = q->input_offset;
+        const ptrdiff_t s_row = (ptrdiff_t)win->stride_h * in->row_stride;
+        const ptrdiff_t s_pix = (ptrdiff_t)win->stride_w * in->pix_stride;
+        const ptrdiff_t d_row = out->row_stride, d_pix = out->pix_stride;
+        const int8_t *const in_data = in->data;
+        int8_t *const out_data = out->data;
+        const int8_t *s_at = in_data; /* input and output of pixel (oy, ox), the next one to read */
+        int8_t *d_at = out_data;
         int16_t *buf = (int16_t *)scratch;
-        const int fast = mcu_internal_pw2_fast_ok(ci, bias, co, q);
-        int32_t p;
-        (void)oy;
-        (void)ox;
-        for (p = 0; p < pixels; p += 2) {
-            const int32_t ya = p / out->w, xa = p - ya * out->w;
-            const int32_t pb = p + 1 < pixels ? p + 1 : p;
-            const int32_t yb = pb / out->w, xb = pb - yb * out->w;
-            const int8_t *src_a = in->data + (ptrdiff_t)(ya * win->stride_h) * in->row_stride +
-                                  (ptrdiff_t)(xa * win->stride_w) * in->pix_stride;
-            const int8_t *src_b = in->data + (ptrdiff_t)(yb * win->stride_h) * in->row_stride +
-                                  (ptrdiff_t)(xb * win->stride_w) * in->pix_stride;
-            int8_t *dst_a = out->data + (ptrdiff_t)ya * out->row_stride + (ptrdiff_t)xa * out->pix_stride;
-            int8_t *dst_b = out->data + (ptrdiff_t)yb * out->row_stride + (ptrdiff_t)xb * out->pix_stride;
-            if (fast && pb == p) {
-                /* The last pixel of an odd count alone: one column (dsp_column.c's general-conv rows). */
-                mcu_internal_col_pack(buf, src_a, ci, q->input_offset);
-                mcu_internal_col_outputs_fast(buf, ci, filter, bias, co, q, dst_a);
+        const int fast = mcu_internal_pw4_fast_ok(ci, bias, co, q);
+        int32_t p, i;
+        oy = 0;
+        ox = 0;
+        for (p = 0; p < pixels; p += 4) {
+            const int32_t left = pixels - p < 4 ? pixels - p : 4;
+            const int8_t *src[4];
+            int8_t *dst[4];
+            for (i = 0; i < left; ++i) {
+                src[i] = s_at;
+                dst[i] = d_at;
+                if (++ox < out_w) {
+                    s_at += s_pix;
+                    d_at += d_pix;
+                } else if (++oy < out_h) {
+                    ox = 0;
+                    s_at = in_data + (ptrdiff_t)oy * s_row;
+                    d_at = out_data + (ptrdiff_t)oy * d_row;
+                }
+            }
+            if (fast && left < 3) {
+                /* One or two pixels: one column each (dsp_column.c's general-conv rows), in order. */
+                for (i = 0; i < left; ++i) {
+                    mcu_internal_col_pack(buf, src[i], ci, in_off);
+                    mcu_internal_col_outputs_fast(buf, ci, filter, bias, co, q, dst[i]);
+                }
                 break;
             }
-            mcu_internal_col_pw2_pack(buf, src_a, src_b, ci, q->input_offset);
+            /* A short block repeats its last pixel: not stored, or (fast) stored twice, same values. */
+            for (i = left; i < 4; ++i) {
+                src[i] = src[left - 1];
+                dst[i] = fast ? dst[left - 1] : NULL;
+            }
+            mcu_internal_col_pw4_pack(buf, src, ci, in_off, fast);
             if (fast) {
-                mcu_internal_col_pw2_outputs_fast(buf, ci, filter, bias, co, q, dst_a, pb != p ? dst_b : NULL);
+                mcu_internal_col_pw4_outputs_fast(buf, ci, filter, bias, co, q, dst);
             } else {
-                mcu_internal_col_pw2_outputs(buf, ci, filter, bias, co, q, dst_a, pb != p ? dst_b : NULL);
+                mcu_internal_col_pw4_outputs(buf, ci, filter, bias, co, q, dst);
             }
         }
     }

@@ -141,22 +141,69 @@ void mcu_internal_col_outputs(const int16_t *col, int32_t k, const int8_t *filte
     }
 }
 
-void mcu_internal_col_pw2_pack(int16_t *buf, const int8_t *pa, const int8_t *pb, int32_t k, int32_t offset)
+#if !defined(MCU_RT_EMULATE_ACLE)
+/*
+ * mcu_internal_col_pw4_pack's groups in assembly (GCC stores the eight words one by one): per
+ * group of four channels, per pair of pixels, LDR + 2 SXTAB16 each (+ 2 SADD16 each doubled) and
+ * one STM of the four words (p0 .. p3 bound to r0 .. r3, STM needs ascending registers).
+ */
+#define PW4_PACK_PIXEL(px, lo, hi)                                                                              \
+    "ldr " hi ", [" px "], #4\n\t"                                                                              \
+    "sxtab16 " lo ", %[off], " hi "\n\t"                                                                        \
+    "sxtab16 " hi ", %[off], " hi ", ror #8\n\t"
+#define PW4_PACK_DOUBLE                                                                                         \
+    "sadd16 %[p0], %[p0], %[p0]\n\t"                                                                            \
+    "sadd16 %[p1], %[p1], %[p1]\n\t"                                                                            \
+    "sadd16 %[p2], %[p2], %[p2]\n\t"                                                                            \
+    "sadd16 %[p3], %[p3], %[p3]\n\t"
+#define PW4_PACK_PAIR(pa, pb, dbl)                                                                              \
+    PW4_PACK_PIXEL(pa, "%[p0]", "%[p1]")                                                                        \
+    PW4_PACK_PIXEL(pb, "%[p2]", "%[p3]") dbl "stmia %[buf]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"
+#define PW4_PACK_ASM(dbl)                                                                                       \
+    __asm__ __volatile__("1:\n\t" PW4_PACK_PAIR("%[pa]", "%[pb]", dbl) PW4_PACK_PAIR("%[pc]", "%[pd]", dbl)     \
+                         "cmp %[pa], %[pe]\n\t"                                                                 \
+                         "bne 1b"                                                                               \
+                         : [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3), [pa] "+r"(pa),      \
+                           [pb] "+r"(pb), [pc] "+r"(pc), [pd] "+r"(pd), [buf] "+r"(buf)                         \
+                         : [off] "r"(off2), [pe] "r"(pe)                                                        \
+                         : "cc", "memory")
+#endif
+
+void mcu_internal_col_pw4_pack(int16_t *buf, const int8_t *const px[4], int32_t k, int32_t offset, int dbl)
 {
     const int32_t off2 = mcu_pack2_s16(offset);
-    int32_t i = 0, j;
-    for (; i + 4 <= k; i += 4, buf += 8) {
-        const uint32_t va = mcu_load_u32(pa + i), vb = mcu_load_u32(pb + i);
-        mcu_store_s32(buf, mcu_sxtab16(off2, va));
-        mcu_store_s32(buf + 2, mcu_sxtab16_ror8(off2, va));
-        mcu_store_s32(buf + 4, mcu_sxtab16(off2, vb));
-        mcu_store_s32(buf + 6, mcu_sxtab16_ror8(off2, vb));
+    const int32_t k4 = k & ~3;
+    int32_t i, s;
+#if defined(MCU_RT_EMULATE_ACLE)
+    for (i = 0; i < k4; i += 4) {
+        for (s = 0; s < 4; ++s, buf += 4) {
+            const uint32_t v = mcu_load_u32(px[s] + i);
+            const int32_t lo = mcu_sxtab16(off2, v), hi = mcu_sxtab16_ror8(off2, v);
+            mcu_store_s32(buf, dbl ? mcu_sadd16(lo, lo) : lo);
+            mcu_store_s32(buf + 2, dbl ? mcu_sadd16(hi, hi) : hi);
+        }
     }
-    if (i < k) {
-        /* The last k % 4 channels in order, zeros after them (only the portable-order tail loops read them). */
-        for (j = 0; j < 4; ++j) {
-            buf[j] = (int16_t)(i + j < k ? pa[i + j] + offset : 0);
-            buf[4 + j] = (int16_t)(i + j < k ? pb[i + j] + offset : 0);
+#else
+    if (k4 > 0) {
+        const int8_t *pa = px[0], *pb = px[1], *pc = px[2], *pd = px[3];
+        const int8_t *const pe = pa + k4;
+        register int32_t p0 __asm__("r0");
+        register int32_t p1 __asm__("r1");
+        register int32_t p2 __asm__("r2");
+        register int32_t p3 __asm__("r3");
+        if (dbl) {
+            PW4_PACK_ASM(PW4_PACK_DOUBLE);
+        } else {
+            PW4_PACK_ASM("");
+        }
+    }
+#endif
+    if (k4 < k) {
+        /* The last k % 4 channels in order, zeros after them (read by mcu_internal_col_pw4_outputs only). */
+        for (s = 0; s < 4; ++s) {
+            for (i = 0; i < 4; ++i) {
+                buf[4 * s + i] = (int16_t)(k4 + i < k ? px[s][k4 + i] + offset : 0);
+            }
         }
     }
 }
@@ -180,10 +227,10 @@ int mcu_internal_rqs_layer_ok(int32_t k, const int32_t *bias, int32_t n, const m
 /*
  * mcu_internal_rqs_layer_ok (mcu_rqs_make on every channel, in 32-bit steps: |add| = u * 2^(R-1)
  * with u = |2 * output_offset + 1|, so |add| + a <= INT32_MAX - 2 iff u <= (INT32_MAX - 2 - a) >>
- * (R - 1) once a < 2^30), k a multiple of 4 and at least 4, and every multiplier >= 0 (pw2_rq takes
+ * (R - 1) once a < 2^30), k a multiple of 4 and at least 4, and every multiplier >= 0 (pw_rq takes
  * the rounding's sign from the sum).
  */
-int mcu_internal_pw2_fast_ok(int32_t k, const int32_t *bias, int32_t n, const mcu_conv_quant_t *q)
+int mcu_internal_pw4_fast_ok(int32_t k, const int32_t *bias, int32_t n, const mcu_conv_quant_t *q)
 {
     const int32_t range = mcu_rqs_acc_range(k, q->input_offset);
     const int64_t oo21 = 2 * (int64_t)q->output_offset + 1;
@@ -233,253 +280,267 @@ static inline int32_t pw_add(int32_t oo21, int32_t right)
 }
 
 /*
- * mcu_rqs_apply(y, m, t + 1, pw_add(oo21, t + 1)) clamped, in pw2_fast's form: t = ~shift = R - 1,
- * add = oo21 << t (= pw_add's), high + add in one SMMLAR, the rounding's sign taken from y rather
- * than from high (equal when mult >= 0, checked by mcu_internal_pw2_fast_ok: high has y's sign or
- * is 0, and with high == 0 both give output_offset as R >= 1), and the shift by R split as t,
- * then 1 inside the SSAT.
+ * mcu_rqs_apply(y, m, t + 1, pw_add(oo21, t + 1)) clamped, in pw4_fast's form, from y2 = 2 * y
+ * (pw4_fast sums doubled inputs from a doubled bias; 2 * y fits int32 by mcu_rqs_make's bound):
+ * t = ~shift = R - 1, add = oo21 << t (= pw_add's), high + add in one SMMLAR, the rounding's sign
+ * taken from y rather than from high (equal when mult >= 0, checked by mcu_internal_pw4_fast_ok:
+ * high has y's sign or is 0, and with high == 0 both give output_offset as R >= 1), and the shift
+ * by R split as t, then 1 inside the SSAT.
  */
-static inline int32_t pw2_rq(int32_t y, int32_t m, int32_t t, int32_t add, int full, int32_t lo, int32_t hi)
+static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int full, int32_t lo, int32_t hi)
 {
-    const int32_t z = add + mcu_smmulr(y * 2, m) + (y >> 31);
+    const int32_t z = add + mcu_smmulr(y2, m) + (y2 >> 31);
     return pw_clamp((z >> t) >> 1, full, lo, hi);
 }
 
 /*
- * Four channels (wp[0..3] of rows j and j + 1, the next 16 bytes of the packed pair at x) into a0,
- * a1, b0, b1: the C form of pw2_fast's step (the emulated build; Arm runs the same step in assembly).
+ * Pixels (a, b) of the packed group at x, (x0, x2), (x1, x3) of each (the four words one LDM
+ * loads), times the weights (w02, w13), from the sums a_in, b_in into a, b (b first, so that
+ * b_in may be a: pw4_fast's first step starts all four sums from a2); x advanced.
  */
-#define MCU_PW2_STEP()                                                                                          \
+#define MCU_PW4_HALF(a, a_in, b, b_in)                                                                          \
     do {                                                                                                        \
-        const uint32_t v0_ = mcu_load_u32(wp), v1_ = mcu_load_u32(wp + k);                                      \
-        const int32_t w002_ = mcu_sxtb16(v0_), w013_ = mcu_sxtb16_ror8(v0_);                                    \
-        const int32_t w102_ = mcu_sxtb16(v1_), w113_ = mcu_sxtb16_ror8(v1_);                                    \
-        const int32_t xa02_ = mcu_load_s32(x), xa13_ = mcu_load_s32(x + 2);                                     \
-        const int32_t xb02_ = mcu_load_s32(x + 4), xb13_ = mcu_load_s32(x + 6);                                 \
-        a0 = mcu_smlad(xa02_, w002_, a0);                                                                       \
-        a0 = mcu_smlad(xa13_, w013_, a0);                                                                       \
-        a1 = mcu_smlad(xa02_, w102_, a1);                                                                       \
-        a1 = mcu_smlad(xa13_, w113_, a1);                                                                       \
-        b0 = mcu_smlad(xb02_, w002_, b0);                                                                       \
-        b0 = mcu_smlad(xb13_, w013_, b0);                                                                       \
-        b1 = mcu_smlad(xb02_, w102_, b1);                                                                       \
-        b1 = mcu_smlad(xb13_, w113_, b1);                                                                       \
+        const int32_t p0_ = mcu_load_s32(x), p1_ = mcu_load_s32(x + 2);                                         \
+        const int32_t p2_ = mcu_load_s32(x + 4), p3_ = mcu_load_s32(x + 6);                                     \
+        b = mcu_smlad(p3_, w13, mcu_smlad(p2_, w02, b_in));                                                     \
+        a = mcu_smlad(p1_, w13, mcu_smlad(p0_, w02, a_in));                                                     \
         x += 8;                                                                                                 \
+    } while (0)
+
+/*
+ * Four channels (wp[0..3], the next 32 bytes of the packed pixels at x) into a0 .. a3; first: all
+ * four start from a2, the doubled bias. The C form of pw4_fast's PW4_STEP and PW4_FIRST (the
+ * emulated build; Arm runs the same steps in assembly).
+ */
+#define MCU_PW4_STEP(first)                                                                                     \
+    do {                                                                                                        \
+        const uint32_t v_ = mcu_load_u32(wp);                                                                   \
+        const int32_t w02 = mcu_sxtb16(v_), w13 = mcu_sxtb16_ror8(v_);                                          \
+        MCU_PW4_HALF(a0, (first) ? a2 : a0, a1, (first) ? a2 : a1);                                             \
+        MCU_PW4_HALF(a2, a2, a3, (first) ? a2 : a3);                                                            \
         wp += 4;                                                                                                \
     } while (0)
 
 #if !defined(MCU_RT_EMULATE_ACLE)
 /*
- * pw2_fast's loop over row pairs in assembly. GCC 12 keeps k and the loop end on the stack around
- * a C or asm inner loop that needs 14 registers, and spends ~78 instructions per row pair on
- * spills and reloads besides the steps; this loop spends 47 (full range, k % 8 == 0; 48 when
- * k % 8 == 4; 10 more clamped). Operands: %[a0] .. %[x] are 11 scratch registers, %[kk] = k,
- * %[xe] the pair's end (buf + 4 * k bytes: x ends there after every row pair, so x = xe - 4 * k), %[wp] the
- * filter row pointer (row j + 1 is at [wp, k]); everything else is in memory: the bias, mult and
- * out_a cursors advanced in place, shift and out_b at fixed offsets from them (fewer than 30 asm
- * operands). Per row pair:
- *   PRO   the bias of both rows (both pixels), x = buf; k % 8 == 4 (PW2_ODD) enters the loop at
- *         its second step;
- *   STEP  MCU_PW2_STEP: 2 LDR + 4 SXTB16 (weights unpacked in place, ror-8 half first) + 2 LDRD
- *         + 8 SMLAD = 16 instructions per 16 MACs; unrolled twice (34 per 32 MACs with the loop
- *         test);
- *   RQ    pw2_rq on a0, a1, b0, b1 (t = ~shift = R - 1, add = oo21 << t: pw_add), SSAT 8; the
- *         test for the last row pair (shift + j against slast; no instruction up to the BNE sets
- *         the flags);
- *   then the stores (pixel b first: see pw2_fast).
+ * pw4_fast's loop over the filter rows in assembly: one row (output channel j) x the four packed
+ * pixels per iteration. Operands: %[a0] .. %[a3] the four sums, %[w0], %[w1] the row's four
+ * weights unpacked by SXTB16 (w1 the ror-8 half), %[p0] .. %[p3] bound to r0 .. r3 (LDM needs
+ * ascending registers), %[x] the packed pixels' cursor and %[xe] their end, %[wp] the filter row
+ * (rows are consecutive: the row loop leaves it at row j + 1), %[c] the cursor into bias[];
+ * everything else is in memory (14 registers are all there are): the pixels' start and, through
+ * stp, the state pw4_fast lays out for the LDMs (mult and shift by offset from c, oo21, the end of
+ * bias[], pixel a's output cursor and pixels b, c, d's offsets from it, the clamp bytes). Per row:
+ *   PRO   the doubled bias into a2 (the four sums start from it in FIRST), x to the pixels' start;
+ *   FIRST the first four channels, LDR + 2 SXTB16 + 2 LDM (pixels a, b, then c, d: 4 words each)
+ *         + 8 SMLAD = 13 instructions per 16 MACs; STEP the same for the next four channels;
+ *         FIRST, then (k / 4 - 1) % 4 STEPs, then fours of STEPs (LOOP) up to k;
+ *   RQ    the channel's parameters, pw_rq on a0 .. a3 (each 2 * acc: the pixels are packed
+ *         doubled; t = ~shift = R - 1, add = oo21 << t: pw_add), SSAT 8;
+ *   then the stores (pixels b, c, d, then a, its cursor advanced) and the branch back.
+ * 33 instructions per row besides FIRST, the STEPs and the loop tests (full range; 13 more clamped).
  */
-#define PW2_PRO                                                                                                 \
+#define PW4_PRO                                                                                                 \
     "3:\n\t"                                                                                                    \
-    "ldr %[x], %[bp]\n\t"                                                                                       \
-    "ldrd %[b0], %[b1], [%[x]]\n\t"                                                                             \
-    "ldrd %[a0], %[a1], [%[x]], #8\n\t"                                                                         \
-    "str %[x], %[bp]\n\t"                                                                                       \
-    "sub %[x], %[xe], %[kk], lsl #2\n\t" /* buf: 4 * k bytes before the end */
-#define PW2_ODD "b 2f\n\t"
-#define PW2_STEP                                                                                                \
-    "ldr %[w1a], [%[wp], %[kk]]\n\t"                                                                            \
-    "ldr %[w0a], [%[wp]], #4\n\t"                                                                               \
-    "ldrd %[p0], %[p1], [%[x]], #8\n\t"                                                                         \
-    "sxtb16 %[w0b], %[w0a], ror #8\n\t"                                                                         \
-    "sxtb16 %[w0a], %[w0a]\n\t"                                                                                 \
-    "sxtb16 %[w1b], %[w1a], ror #8\n\t"                                                                         \
-    "sxtb16 %[w1a], %[w1a]\n\t"                                                                                 \
-    "smlad %[a0], %[p0], %[w0a], %[a0]\n\t"                                                                     \
-    "smlad %[a0], %[p1], %[w0b], %[a0]\n\t"                                                                     \
-    "smlad %[a1], %[p0], %[w1a], %[a1]\n\t"                                                                     \
-    "smlad %[a1], %[p1], %[w1b], %[a1]\n\t"                                                                     \
-    "ldrd %[p0], %[p1], [%[x]], #8\n\t"                                                                         \
-    "smlad %[b0], %[p0], %[w0a], %[b0]\n\t"                                                                     \
-    "smlad %[b0], %[p1], %[w0b], %[b0]\n\t"                                                                     \
-    "smlad %[b1], %[p0], %[w1a], %[b1]\n\t"                                                                     \
-    "smlad %[b1], %[p1], %[w1b], %[b1]\n"
-#define PW2_LOOP                                                                                                \
-    "1:\n\t" PW2_STEP "2:\n\t" PW2_STEP "\t"                                                                    \
+    "ldr %[a2], [%[c]], #4\n\t"                                                                                 \
+    "ldr %[x], %[xb]\n\t"                                                                                       \
+    "lsl %[a2], %[a2], #1\n\t"
+#define PW4_LOAD                                                                                                \
+    "ldr %[w0], [%[wp]], #4\n\t"                                                                                \
+    "ldmia %[x]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                             \
+    "sxtb16 %[w1], %[w0], ror #8\n\t"                                                                           \
+    "sxtb16 %[w0], %[w0]\n\t"
+#define PW4_FIRST                                                                                               \
+    PW4_LOAD                                                                                                    \
+    "smlad %[a1], %[p2], %[w0], %[a2]\n\t"                                                                      \
+    "smlad %[a1], %[p3], %[w1], %[a1]\n\t"                                                                      \
+    "smlad %[a0], %[p0], %[w0], %[a2]\n\t"                                                                      \
+    "smlad %[a0], %[p1], %[w1], %[a0]\n\t"                                                                      \
+    "ldmia %[x]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                             \
+    "smlad %[a3], %[p2], %[w0], %[a2]\n\t"                                                                      \
+    "smlad %[a3], %[p3], %[w1], %[a3]\n\t"                                                                      \
+    "smlad %[a2], %[p0], %[w0], %[a2]\n\t"                                                                      \
+    "smlad %[a2], %[p1], %[w1], %[a2]\n\t"
+#define PW4_STEP                                                                                                \
+    PW4_LOAD                                                                                                    \
+    "smlad %[a1], %[p2], %[w0], %[a1]\n\t"                                                                      \
+    "smlad %[a1], %[p3], %[w1], %[a1]\n\t"                                                                      \
+    "smlad %[a0], %[p0], %[w0], %[a0]\n\t"                                                                      \
+    "smlad %[a0], %[p1], %[w1], %[a0]\n\t"                                                                      \
+    "ldmia %[x]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                             \
+    "smlad %[a3], %[p2], %[w0], %[a3]\n\t"                                                                      \
+    "smlad %[a3], %[p3], %[w1], %[a3]\n\t"                                                                      \
+    "smlad %[a2], %[p0], %[w0], %[a2]\n\t"                                                                      \
+    "smlad %[a2], %[p1], %[w1], %[a2]\n\t"
+#define PW4_LOOP                                                                                                \
+    "1:\n\t" PW4_STEP PW4_STEP PW4_STEP PW4_STEP                                                                \
     "cmp %[x], %[xe]\n\t"                                                                                       \
-    "blo 1b\n\t"                                                                                                \
-    "add %[wp], %[wp], %[kk]\n\t" /* wp was row j + 1's start */
-/* y = pw2_rq(y, m, t, add), SSAT 8 (x scratch): SMMLAR adds add to SMMULR's product exactly. */
-#define PW2_RQS(y, m, t, add)                                                                                   \
-    "lsl %[x], " y ", #1\n\t"                                                                                   \
-    "smmlar %[x], %[x], " m ", " add "\n\t"                                                                     \
-    "add " y ", %[x], " y ", asr #31\n\t"                                                                       \
-    "asr " y ", " y ", " t "\n\t"                                                                               \
+    "blo 1b\n\t"
+/* y = pw_rq(y, m, t, add), SSAT 8 (p3 scratch): SMMLAR adds add to SMMULR's product exactly. */
+#define PW4_RQS(y)                                                                                              \
+    "smmlar %[p3], " y ", %[p0], %[p2]\n\t"                                                                     \
+    "add " y ", %[p3], " y ", asr #31\n\t"                                                                      \
+    "asr " y ", " y ", %[p1]\n\t"                                                                               \
     "ssat " y ", #8, " y ", asr #1\n\t"
-#define PW2_RQ                                                                                                  \
-    "ldr %[x], %[mp]\n\t"                                                                                       \
-    "ldrd %[p0], %[p1], [%[x]], #8\n\t"                                                                         \
-    "str %[x], %[mp]\n\t"                                                                                       \
-    "ldr %[w0b], %[dsh]\n\t" /* shift + j = mult + j + 8 + dsh */                                              \
-    "add %[x], %[x], %[w0b]\n\t"                                                                                \
-    "ldrd %[w0a], %[w1a], [%[x]]\n\t"                                                                           \
-    "ldr %[w0b], %[slast]\n\t"                                                                                  \
-    "cmp %[x], %[w0b]\n\t" /* flags for the BNE at the end */                                                 \
-    "ldr %[x], %[oo21]\n\t"                                                                                     \
-    "mvn %[w0a], %[w0a]\n\t"                                                                                    \
-    "lsl %[w0b], %[x], %[w0a]\n\t"                                                                              \
-    "mvn %[w1a], %[w1a]\n\t"                                                                                    \
-    "lsl %[w1b], %[x], %[w1a]\n\t"                                                                              \
-    PW2_RQS("%[b0]", "%[p0]", "%[w0a]", "%[w0b]")                                                               \
-    PW2_RQS("%[b1]", "%[p1]", "%[w1a]", "%[w1b]")                                                               \
-    PW2_RQS("%[a0]", "%[p0]", "%[w0a]", "%[w0b]")                                                               \
-    PW2_RQS("%[a1]", "%[p1]", "%[w1a]", "%[w1b]")
-#define PW2_NEXT "bne 3b"
-/* Full range: one SSAT is the clamp; byte stores (out_b = out_a + dob), b before a per channel. */
-#define PW2_STORE_FULL                                                                                          \
-    "ldr %[x], %[oa]\n\t"                                                                                       \
-    "ldr %[p0], %[dob]\n\t"                                                                                     \
-    "strb %[b0], [%[x], %[p0]]\n\t"                                                                             \
-    "strb %[a0], [%[x]], #1\n\t"                                                                                \
-    "strb %[b1], [%[x], %[p0]]\n\t"                                                                             \
-    "strb %[a1], [%[x]], #1\n\t"                                                                                \
-    "str %[x], %[oa]\n\t"
 /*
- * [act_min, act_max] inside [-128, 127]: the four bytes packed as (a0, a1, b0, b1), clamped all at
- * once (SSUB8 sets GE per byte, SEL picks: max with act_min, then min with act_max, each byte of
- * lo4 / hi4), two halfword stores (unaligned STRH is allowed on Cortex-M4/M7).
+ * c is at bias + j + 1 here: mult + j = c + dm, shift + j = c + ds. The first four words of the
+ * state (dm, ds, oo21, the end of bias[]) in one LDM, x left at the next four; the compare with
+ * the end sets the flags for the BNE at the end (no instruction up to it sets them).
  */
-#define PW2_STORE_CLAMP                                                                                         \
-    "pkhbt %[p0], %[a0], %[b0], lsl #16\n\t"                                                                    \
-    "pkhbt %[p1], %[a1], %[b1], lsl #16\n\t"                                                                    \
-    "uxtb16 %[p0], %[p0]\n\t"                                                                                   \
-    "uxtb16 %[p1], %[p1]\n\t"                                                                                   \
-    "orr %[p0], %[p0], %[p1], lsl #8\n\t"                                                                       \
-    "ldr %[w0a], %[lo4]\n\t"                                                                                    \
-    "ssub8 %[p1], %[p0], %[w0a]\n\t"                                                                            \
-    "sel %[p0], %[p0], %[w0a]\n\t"                                                                              \
-    "ldr %[w0a], %[hi4]\n\t"                                                                                    \
-    "ssub8 %[p1], %[w0a], %[p0]\n\t"                                                                            \
-    "sel %[p0], %[p0], %[w0a]\n\t"                                                                              \
-    "ldr %[x], %[oa]\n\t"                                                                                       \
-    "ldr %[w0a], %[dob]\n\t"                                                                                    \
-    "lsr %[p1], %[p0], #16\n\t"                                                                                 \
-    "strh %[p1], [%[x], %[w0a]]\n\t"                                                                            \
-    "strh %[p0], [%[x]], #2\n\t"                                                                                \
-    "str %[x], %[oa]\n\t"
-#define PW2_OUTS                                                                                                \
-    [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [p0] "=&r"(p0), [p1] "=&r"(p1),             \
-        [w0a] "=&r"(w0a), [w0b] "=&r"(w0b), [w1a] "=&r"(w1a), [w1b] "=&r"(w1b), [x] "=&r"(x), [kk] "+r"(kk),   \
-        [xe] "+r"(xe), [wp] "+r"(wp), [bp] "+m"(bp), [mp] "+m"(mp), [oa] "+m"(oa)
-#define PW2_INS [oo21] "m"(oo21), [slast] "m"(slast), [dsh] "m"(dsh), [dob] "m"(dob)
-#define PW2_ASM_FULL(odd) __asm__(PW2_PRO odd PW2_LOOP PW2_RQ PW2_STORE_FULL PW2_NEXT : PW2_OUTS : PW2_INS : "cc", "memory")
-#define PW2_ASM_CLAMP(odd)                                                                                      \
-    __asm__(PW2_PRO odd PW2_LOOP PW2_RQ PW2_STORE_CLAMP PW2_NEXT                                                \
-            : PW2_OUTS                                                                                          \
-            : PW2_INS, [lo4] "m"(lo4), [hi4] "m"(hi4)                                                           \
-            : "cc", "memory")
+#define PW4_RQ                                                                                                  \
+    "ldr %[x], %[stp]\n\t"                                                                                      \
+    "ldmia %[x]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                             \
+    "cmp %[c], %[p3]\n\t"                                                                                       \
+    "ldr %[p0], [%[c], %[p0]]\n\t"                                                                              \
+    "ldr %[p1], [%[c], %[p1]]\n\t"                                                                              \
+    "mvn %[p1], %[p1]\n\t"                                                                                      \
+    "lsl %[p2], %[p2], %[p1]\n\t"                                                                               \
+    PW4_RQS("%[a0]") PW4_RQS("%[a1]") PW4_RQS("%[a2]") PW4_RQS("%[a3]")
+/*
+ * Full range: one SSAT is the clamp. The state's next four words (pixel a's output cursor, then
+ * pixels b, c, d's offsets from it) in one LDM; byte stores, pixel a's last, its cursor advanced.
+ */
+#define PW4_STORE_FULL                                                                                          \
+    "ldmia %[x], {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                              \
+    "strb %[a1], [%[p0], %[p1]]\n\t"                                                                            \
+    "strb %[a2], [%[p0], %[p2]]\n\t"                                                                            \
+    "strb %[a3], [%[p0], %[p3]]\n\t"                                                                            \
+    "strb %[a0], [%[p0]], #1\n\t"                                                                               \
+    "str %[p0], [%[x]]\n\t"
+/*
+ * [act_min, act_max] inside [-128, 127]: the four bytes packed as (a0, a2, a1, a3), clamped all at
+ * once (SSUB8 sets GE per byte, SEL picks: max with act_min, then min with act_max, each byte of
+ * the state's lo4 / hi4, after the output words), then stored one by one as PW4_STORE_FULL.
+ */
+#define PW4_STORE_CLAMP                                                                                         \
+    "pkhbt %[w0], %[a0], %[a1], lsl #16\n\t"                                                                    \
+    "pkhbt %[w1], %[a2], %[a3], lsl #16\n\t"                                                                    \
+    "uxtb16 %[w0], %[w0]\n\t"                                                                                   \
+    "uxtb16 %[w1], %[w1]\n\t"                                                                                   \
+    "orr %[w0], %[w0], %[w1], lsl #8\n\t"                                                                       \
+    "ldrd %[a0], %[a1], [%[x], #16]\n\t"                                                                        \
+    "ssub8 %[w1], %[w0], %[a0]\n\t"                                                                             \
+    "sel %[w0], %[w0], %[a0]\n\t"                                                                               \
+    "ssub8 %[w1], %[a1], %[w0]\n\t"                                                                             \
+    "sel %[w0], %[w0], %[a1]\n\t"                                                                               \
+    "ldmia %[x], {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                              \
+    "lsr %[w1], %[w0], #16\n\t"                                                                                 \
+    "strb %[w1], [%[p0], %[p1]]\n\t"                                                                            \
+    "lsr %[w1], %[w0], #8\n\t"                                                                                  \
+    "strb %[w1], [%[p0], %[p2]]\n\t"                                                                            \
+    "lsr %[w1], %[w0], #24\n\t"                                                                                 \
+    "strb %[w1], [%[p0], %[p3]]\n\t"                                                                            \
+    "strb %[w0], [%[p0]], #1\n\t"                                                                               \
+    "str %[p0], [%[x]]\n\t"
+#define PW4_NEXT "bne 3b"
+#define PW4_ASM(body, store)                                                                                    \
+    __asm__ __volatile__(PW4_PRO body PW4_RQ store PW4_NEXT                                                     \
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w0] "=&r"(w0),      \
+                           [w1] "=&r"(w1), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3),      \
+                           [x] "=&r"(x), [wp] "+r"(wp), [c] "+r"(c), [st] "+m"(st)                              \
+                         : [xe] "r"(xe), [xb] "m"(buf), [stp] "m"(stp)                                          \
+                         : "cc", "memory")
+#define PW4_ASM_FULL(body) PW4_ASM(body, PW4_STORE_FULL)
+#define PW4_ASM_CLAMP(body) PW4_ASM(body, PW4_STORE_CLAMP)
+/*
+ * The row's steps by k: FIRST, (k / 4 - 1) % 4 STEPs, then LOOP (four STEPs per test) while
+ * channels are left (k >= 20); each count its own asm, so that no branch picks the entry.
+ */
+#define PW4_PREFIXED(ASM, loop)                                                                                 \
+    do {                                                                                                        \
+        if (pre == 0) {                                                                                         \
+            ASM(PW4_FIRST loop);                                                                                \
+        } else if (pre == 1) {                                                                                  \
+            ASM(PW4_FIRST PW4_STEP loop);                                                                       \
+        } else if (pre == 2) {                                                                                  \
+            ASM(PW4_FIRST PW4_STEP PW4_STEP loop);                                                              \
+        } else {                                                                                                \
+            ASM(PW4_FIRST PW4_STEP PW4_STEP PW4_STEP loop);                                                     \
+        }                                                                                                       \
+    } while (0)
+#define PW4_SHAPES(ASM)                                                                                         \
+    do {                                                                                                        \
+        const int32_t pre = ((k >> 2) - 1) & 3;                                                                 \
+        if (k < 20) {                                                                                           \
+            PW4_PREFIXED(ASM, );                                                                                \
+        } else {                                                                                                \
+            PW4_PREFIXED(ASM, PW4_LOOP);                                                                        \
+        }                                                                                                       \
+    } while (0)
 #endif
 
 /*
- * mcu_internal_col_pw2_outputs on a layer that passed mcu_internal_pw2_fast_ok (a bias, k a
- * multiple of 4 and at least 4, every channel's requantization in mcu_rqs_apply's range).
- * Pixel b's values are stored before pixel a's, so that with out_b == out_a (the caller's NULL,
- * the same pixel twice) the result is pixel a's.
+ * mcu_internal_col_pw4_outputs on a layer that passed mcu_internal_pw4_fast_ok (a bias, k a
+ * multiple of 4 and at least 4, every channel's requantization in mcu_rqs_apply's range), the
+ * pixels packed doubled (every sum is 2 * acc, from the doubled bias), all four outputs given (a
+ * repeated pixel repeats its output pointer: the same values are stored twice). Per channel,
+ * pixels b, c, d are stored before pixel a.
  */
-static inline __attribute__((always_inline)) void pw2_fast(const int16_t *buf, int32_t k, const int8_t *filter,
+static inline __attribute__((always_inline)) void pw4_fast(const int16_t *buf, int32_t k, const int8_t *filter,
                                                            const int32_t *bias, int32_t n, const mcu_conv_quant_t *q,
-                                                           int8_t *out_a, int8_t *out_b, int full)
+                                                           int8_t *const out[4], int full)
 {
+    const int32_t oo21 = (int32_t)(2u * (uint32_t)q->output_offset + 1u);
+    const int16_t *const xe = buf + 4 * k;
+    const int8_t *wp = filter;
+#if defined(MCU_RT_EMULATE_ACLE)
     const int32_t *mult = q->multiplier, *shift = q->shift;
     const int32_t act_min = q->act_min, act_max = q->act_max;
-    const int32_t oo21 = (int32_t)(2u * (uint32_t)q->output_offset + 1u);
-    const int16_t *const xend = buf + 2 * k;
-    const int8_t *w0 = filter;
-    int32_t j = 0;
-#if defined(MCU_RT_EMULATE_ACLE)
-    for (; j + 2 <= n; j += 2, w0 += 2 * k) {
+    int32_t j;
+    for (j = 0; j < n; ++j) {
         const int16_t *x = buf;
-        const int8_t *wp = w0;
-        int32_t a0 = bias[j], a1 = bias[j + 1];
-        int32_t b0 = a0, b1 = a1;
-        if (k & 4) {
-            MCU_PW2_STEP();
+        const int32_t m = mult[j], t = ~shift[j], add = (int32_t)((uint32_t)oo21 << t);
+        int32_t a0, a1, a2 = (int32_t)((uint32_t)bias[j] << 1), a3;
+        int32_t i;
+        MCU_PW4_STEP(1);
+        for (i = ((k >> 2) - 1) & 3; i > 0; --i) {
+            MCU_PW4_STEP(0);
         }
-        while (x < xend) {
-            MCU_PW2_STEP();
-            MCU_PW2_STEP();
+        while (x < xe) {
+            MCU_PW4_STEP(0);
+            MCU_PW4_STEP(0);
+            MCU_PW4_STEP(0);
+            MCU_PW4_STEP(0);
         }
-        {
-            const int32_t m0 = mult[j], t0 = ~shift[j], m1 = mult[j + 1], t1 = ~shift[j + 1];
-            const int32_t c0 = (int32_t)((uint32_t)oo21 << t0), c1 = (int32_t)((uint32_t)oo21 << t1);
-            out_b[j] = (int8_t)pw2_rq(b0, m0, t0, c0, full, act_min, act_max);
-            out_a[j] = (int8_t)pw2_rq(a0, m0, t0, c0, full, act_min, act_max);
-            out_b[j + 1] = (int8_t)pw2_rq(b1, m1, t1, c1, full, act_min, act_max);
-            out_a[j + 1] = (int8_t)pw2_rq(a1, m1, t1, c1, full, act_min, act_max);
-        }
+        out[1][j] = (int8_t)pw_rq(a1, m, t, add, full, act_min, act_max);
+        out[2][j] = (int8_t)pw_rq(a2, m, t, add, full, act_min, act_max);
+        out[3][j] = (int8_t)pw_rq(a3, m, t, add, full, act_min, act_max);
+        out[0][j] = (int8_t)pw_rq(a0, m, t, add, full, act_min, act_max);
     }
 #else
-    if (n >= 2) {
-        /* The asm's memory operands: cursors into bias[], mult[] and out_a[], the rest by offset. */
-        const int32_t *bp = bias, *mp = mult;
-        const int32_t *const slast = shift + (n & ~1) - 2;
-        const int32_t dsh = (int32_t)((uintptr_t)shift - (uintptr_t)mult) - 8;
-        const int32_t dob = (int32_t)((uintptr_t)out_b - (uintptr_t)out_a);
-        int8_t *oa = out_a;
-        const int8_t *wp = filter;
-        const int16_t *xe = xend;
-        int32_t a0, a1, b0, b1, p0, p1, w0a, w0b, w1a, w1b, kk = k;
+    if (n > 0) {
+        /*
+         * The asm's state, loaded by LDM: dm, ds (mult and shift by byte offset from the bias
+         * cursor, see PW4_RQ), oo21, the end of bias[]; pixel a's output cursor and pixels b, c,
+         * d's byte offsets from it; the clamp bytes (act_min, act_max in each byte: SSUB8 / SEL).
+         * Offsets are byte differences, wrapping like the address adds.
+         */
+        int32_t st[10];
+        int32_t *const stp = st;
+        const int32_t *c = bias;
+        register int32_t p0 __asm__("r0");
+        register int32_t p1 __asm__("r1");
+        register int32_t p2 __asm__("r2");
+        register int32_t p3 __asm__("r3");
+        int32_t a0, a1, a2, a3, w0, w1;
         const int16_t *x;
+        st[0] = (int32_t)((uintptr_t)q->multiplier - (uintptr_t)bias) - 4;
+        st[1] = (int32_t)((uintptr_t)q->shift - (uintptr_t)bias) - 4;
+        st[2] = oo21;
+        st[3] = (int32_t)(uintptr_t)(bias + n);
+        st[4] = (int32_t)(uintptr_t)out[0];
+        st[5] = (int32_t)((uintptr_t)out[1] - (uintptr_t)out[0]);
+        st[6] = (int32_t)((uintptr_t)out[2] - (uintptr_t)out[0]);
+        st[7] = (int32_t)((uintptr_t)out[3] - (uintptr_t)out[0]);
         if (full) {
-            if (k & 4) {
-                PW2_ASM_FULL(PW2_ODD);
-            } else {
-                PW2_ASM_FULL();
-            }
+            PW4_SHAPES(PW4_ASM_FULL);
         } else {
-            /* act_min / act_max in each byte (SSUB8 / SEL). */
-            const uint32_t lo4 = ((uint32_t)act_min & 0xFFu) * 0x01010101u;
-            const uint32_t hi4 = ((uint32_t)act_max & 0xFFu) * 0x01010101u;
-            if (k & 4) {
-                PW2_ASM_CLAMP(PW2_ODD);
-            } else {
-                PW2_ASM_CLAMP();
-            }
+            st[8] = (int32_t)(((uint32_t)q->act_min & 0xFFu) * 0x01010101u);
+            st[9] = (int32_t)(((uint32_t)q->act_max & 0xFFu) * 0x01010101u);
+            PW4_SHAPES(PW4_ASM_CLAMP);
         }
-        j = n & ~1;
-        w0 = wp;
     }
 #endif
-    if (j < n) {
-        const int16_t *x = buf;
-        const int8_t *wp = w0;
-        int32_t a0 = bias[j];
-        int32_t b0 = a0;
-        do {
-            const uint32_t v0 = mcu_load_u32(wp);
-            const int32_t w02 = mcu_sxtb16(v0), w13 = mcu_sxtb16_ror8(v0);
-            a0 = mcu_smlad(mcu_load_s32(x), w02, a0);
-            a0 = mcu_smlad(mcu_load_s32(x + 2), w13, a0);
-            b0 = mcu_smlad(mcu_load_s32(x + 4), w02, b0);
-            b0 = mcu_smlad(mcu_load_s32(x + 6), w13, b0);
-            x += 8;
-            wp += 4;
-        } while (x < xend);
-        {
-            const int32_t m0 = mult[j], r0 = -shift[j], c0 = pw_add(oo21, r0);
-            out_b[j] = (int8_t)pw_clamp(mcu_rqs_apply(b0, m0, r0, c0), full, act_min, act_max);
-            out_a[j] = (int8_t)pw_clamp(mcu_rqs_apply(a0, m0, r0, c0), full, act_min, act_max);
-        }
-    }
 }
 
 /* requant(a) of channel (m, s) for the col_outputs_fast rows (mcu_rqs_apply, the add from oo21: pw_add). */
@@ -515,7 +576,7 @@ static inline int8_t col_rq(int32_t a, int32_t m, int32_t s, int32_t oo21, int f
  *   TAIL  wa back by round4(k) - k to the rows' last words, the last group, wa on to row j + 2;
  *   RQ    mcu_rqs_apply on a0, a1 (R = -shift, add = oo21 << (R - 1): pw_add), SSAT 8;
  *   ST    a0, a1 as two bytes of one word clamped to [act_min, act_max] at once (SSUB8 / SEL as
- *         PW2_STORE_CLAMP; a no-op on the range [-128, 127]), one halfword store;
+ *         PW4_STORE_CLAMP; a no-op on the range [-128, 127]), one halfword store;
  *   then the test against the end of mult[].
  */
 #define COL2_PRO                                                                                                \
@@ -639,7 +700,7 @@ static int32_t col_pairs_fast(const int16_t *col, int32_t k, const int8_t *filte
     return npair;
 }
 
-/* mcu_internal_col_outputs_fast from row j on (full: see pw2_fast). */
+/* mcu_internal_col_outputs_fast from row j on (full: the range is [-128, 127], see pw_clamp). */
 static inline __attribute__((always_inline)) void col_rows(const int16_t *col, int32_t k, const int8_t *filter,
                                                            const int32_t *bias, int32_t j, int32_t n,
                                                            const mcu_conv_quant_t *q, int8_t *out, int full)
@@ -673,94 +734,51 @@ void mcu_internal_col_outputs_fast(const int16_t *col, int32_t k, const int8_t *
     }
 }
 
-void mcu_internal_col_pw2_outputs_fast(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
-                                       int32_t n, const mcu_conv_quant_t *q, int8_t *out_a, int8_t *out_b)
+void mcu_internal_col_pw4_outputs_fast(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
+                                       int32_t n, const mcu_conv_quant_t *q, int8_t *const out[4])
 {
-    int8_t *const ob = out_b != NULL ? out_b : out_a;
     if (q->act_min == -128 && q->act_max == 127) {
-        pw2_fast(buf, k, filter, bias, n, q, out_a, ob, 1);
+        pw4_fast(buf, k, filter, bias, n, q, out, 1);
     } else {
-        pw2_fast(buf, k, filter, bias, n, q, out_a, ob, 0);
+        pw4_fast(buf, k, filter, bias, n, q, out, 0);
     }
 }
 
-void mcu_internal_col_pw2_outputs(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
-                                  int32_t n, const mcu_conv_quant_t *q, int8_t *out_a, int8_t *out_b)
+void mcu_internal_col_pw4_outputs(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
+                                  int32_t n, const mcu_conv_quant_t *q, int8_t *const out[4])
 {
     /* Parameters in locals: the int8 stores below could alias *q. */
     const int32_t *mult = q->multiplier, *shift = q->shift;
     const int32_t out_off = q->output_offset, act_min = q->act_min, act_max = q->act_max;
     const int32_t k4 = k & ~3;
-    const int16_t *const tail = buf + 2 * k4;
-    int32_t j = 0, i;
-    for (; j + 2 <= n; j += 2) {
-        const int8_t *w0 = filter + (size_t)j * (size_t)k;
-        const int8_t *w1 = w0 + k;
+    const int16_t *const tail = buf + 4 * k4;
+    int32_t j, i, s;
+    for (j = 0; j < n; ++j) {
+        const int8_t *w = filter + (size_t)j * (size_t)k;
         const int16_t *x = buf;
-        int32_t a0 = bias != NULL ? bias[j] : 0;
-        int32_t a1 = bias != NULL ? bias[j + 1] : 0;
-        int32_t b0 = a0, b1 = a1;
-        for (i = 0; i < k4; i += 4, x += 8) {
-            const uint32_t v0 = mcu_load_u32(w0 + i), v1 = mcu_load_u32(w1 + i);
-            const int32_t w002 = mcu_sxtb16(v0), w013 = mcu_sxtb16_ror8(v0);
-            const int32_t w102 = mcu_sxtb16(v1), w113 = mcu_sxtb16_ror8(v1);
-            const int32_t xa02 = mcu_load_s32(x), xa13 = mcu_load_s32(x + 2);
-            const int32_t xb02 = mcu_load_s32(x + 4), xb13 = mcu_load_s32(x + 6);
-            a0 = mcu_smlad(xa02, w002, a0);
-            a0 = mcu_smlad(xa13, w013, a0);
-            a1 = mcu_smlad(xa02, w102, a1);
-            a1 = mcu_smlad(xa13, w113, a1);
-            b0 = mcu_smlad(xb02, w002, b0);
-            b0 = mcu_smlad(xb13, w013, b0);
-            b1 = mcu_smlad(xb02, w102, b1);
-            b1 = mcu_smlad(xb13, w113, b1);
+        const mcu_rq_t r = mcu_rq_make(mult[j], shift[j]);
+        int32_t acc[4];
+        for (s = 0; s < 4; ++s) {
+            acc[s] = bias != NULL ? bias[j] : 0;
         }
-        for (; i < k; ++i) {
-            const int32_t xa = tail[i - k4], xb = tail[i - k4 + 4];
-            a0 += xa * w0[i];
-            b0 += xb * w0[i];
-            a1 += xa * w1[i];
-            b1 += xb * w1[i];
-        }
-        {
-            const mcu_rq_t r0 = mcu_rq_make(mult[j], shift[j]), r1 = mcu_rq_make(mult[j + 1], shift[j + 1]);
-            if (r0.fast && r1.fast) {
-                out_a[j] = (int8_t)mcu_rq_apply(a0, &r0, out_off, act_min, act_max);
-                out_a[j + 1] = (int8_t)mcu_rq_apply(a1, &r1, out_off, act_min, act_max);
-                if (out_b != NULL) {
-                    out_b[j] = (int8_t)mcu_rq_apply(b0, &r0, out_off, act_min, act_max);
-                    out_b[j + 1] = (int8_t)mcu_rq_apply(b1, &r1, out_off, act_min, act_max);
-                }
-            } else {
-                out_a[j] = mcu_requantize_s8(a0, mult[j], shift[j], out_off, act_min, act_max);
-                out_a[j + 1] = mcu_requantize_s8(a1, mult[j + 1], shift[j + 1], out_off, act_min, act_max);
-                if (out_b != NULL) {
-                    out_b[j] = mcu_requantize_s8(b0, mult[j], shift[j], out_off, act_min, act_max);
-                    out_b[j + 1] = mcu_requantize_s8(b1, mult[j + 1], shift[j + 1], out_off, act_min, act_max);
-                }
+        for (i = 0; i < k4; i += 4, x += 16) {
+            const uint32_t v = mcu_load_u32(w + i);
+            const int32_t w02 = mcu_sxtb16(v), w13 = mcu_sxtb16_ror8(v);
+            for (s = 0; s < 4; ++s) {
+                acc[s] = mcu_smlad(mcu_load_s32(x + 4 * s), w02, acc[s]);
+                acc[s] = mcu_smlad(mcu_load_s32(x + 4 * s + 2), w13, acc[s]);
             }
         }
-    }
-    if (j < n) {
-        const int8_t *w0 = filter + (size_t)j * (size_t)k;
-        const int16_t *x = buf;
-        int32_t a0 = bias != NULL ? bias[j] : 0;
-        int32_t b0 = a0;
-        for (i = 0; i < k4; i += 4, x += 8) {
-            const uint32_t v0 = mcu_load_u32(w0 + i);
-            const int32_t w02 = mcu_sxtb16(v0), w13 = mcu_sxtb16_ror8(v0);
-            a0 = mcu_smlad(mcu_load_s32(x), w02, a0);
-            a0 = mcu_smlad(mcu_load_s32(x + 2), w13, a0);
-            b0 = mcu_smlad(mcu_load_s32(x + 4), w02, b0);
-            b0 = mcu_smlad(mcu_load_s32(x + 6), w13, b0);
-        }
         for (; i < k; ++i) {
-            a0 += tail[i - k4] * w0[i];
-            b0 += tail[i - k4 + 4] * w0[i];
+            for (s = 0; s < 4; ++s) {
+                acc[s] += tail[4 * s + i - k4] * w[i];
+            }
         }
-        out_a[j] = mcu_requantize_s8(a0, mult[j], shift[j], out_off, act_min, act_max);
-        if (out_b != NULL) {
-            out_b[j] = mcu_requantize_s8(b0, mult[j], shift[j], out_off, act_min, act_max);
+        for (s = 0; s < 4; ++s) {
+            if (out[s] != NULL) {
+                out[s][j] = r.fast ? (int8_t)mcu_rq_apply(acc[s], &r, out_off, act_min, act_max)
+                                   : mcu_requantize_s8(acc[s], mult[j], shift[j], out_off, act_min, act_max);
+            }
         }
     }
 }

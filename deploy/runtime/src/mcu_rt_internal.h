@@ -441,19 +441,21 @@ void mcu_internal_col_pack_rows(int16_t *col, const int8_t *src, ptrdiff_t step,
 int32_t mcu_internal_dot_s16_s8(const int16_t *col, const int8_t *w, int32_t k, int32_t acc);
 
 /*
- * Two pixels of a 1x1 conv, packed by mcu_internal_col_pw2_pack: widened to int16 with the input
- * offset added, and for each group of four channels pixel a's (x0, x2), (x1, x3) (the reordered
- * column layout), then pixel b's; a group of k % 4 channels last, in order and zero-padded to four
- * per pixel. 4 * round4(k) bytes. pb may equal pa (one pixel).
+ * Four pixels of a 1x1 conv (px[0 .. 3]: a, b, c, d; they may repeat), packed by
+ * mcu_internal_col_pw4_pack: widened to int16 with the input offset added, and for each group of
+ * four channels the pixels' (x0, x2), (x1, x3) (the reordered column layout) in turn: eight words,
+ * pixels a and b in the first four, c and d in the last (one LDM of four registers each); a group
+ * of k % 4 channels last, in order and zero-padded to four per pixel. 8 * round4(k) bytes. dbl:
+ * every value doubled (for mcu_internal_col_pw4_outputs_fast, which sums 2 * acc; k % 4 == 0).
  */
-void mcu_internal_col_pw2_pack(int16_t *buf, const int8_t *pa, const int8_t *pb, int32_t k, int32_t offset);
+void mcu_internal_col_pw4_pack(int16_t *buf, const int8_t *const px[4], int32_t k, int32_t offset, int dbl);
 
 /*
- * All n output channels of both pixels of a packed pair: out_a[j] = requant(bias[j] + a . w[j]),
- * out_b likewise (out_b NULL: pixel a only). Two channels x two pixels per step.
+ * All n output channels of the four pixels of a packed block: out[s][j] = requant(bias[j] + pixel
+ * s . w[j]); out[1 .. 3] NULL: that pixel is not stored. One channel x four pixels per step.
  */
-void mcu_internal_col_pw2_outputs(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
-                                  int32_t n, const mcu_conv_quant_t *q, int8_t *out_a, int8_t *out_b);
+void mcu_internal_col_pw4_outputs(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
+                                  int32_t n, const mcu_conv_quant_t *q, int8_t *const out[4]);
 
 /*
  * Whether a layer has a bias and every one of its n channels passes mcu_rqs_make for sums of k
@@ -463,18 +465,22 @@ int mcu_internal_rqs_layer_ok(int32_t k, const int32_t *bias, int32_t n, const m
 
 /*
  * mcu_internal_rqs_layer_ok for a 1x1 layer (k input channels, n output channels), k also a
- * multiple of 4 and every multiplier >= 0: mcu_internal_col_pw2_outputs_fast may replace
- * mcu_internal_col_pw2_outputs (and, for a single pixel, mcu_internal_col_outputs_fast applies).
+ * multiple of 4 and every multiplier >= 0: mcu_internal_col_pw4_outputs_fast may replace
+ * mcu_internal_col_pw4_outputs (and, for a single pixel, mcu_internal_col_outputs_fast applies).
  */
-int mcu_internal_pw2_fast_ok(int32_t k, const int32_t *bias, int32_t n, const mcu_conv_quant_t *q);
+int mcu_internal_pw4_fast_ok(int32_t k, const int32_t *bias, int32_t n, const mcu_conv_quant_t *q);
 
 /* mcu_internal_col_outputs, bit-exact, on a layer where mcu_internal_rqs_layer_ok(k, ...) holds. */
 void mcu_internal_col_outputs_fast(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias,
                                    int32_t n, const mcu_conv_quant_t *q, int8_t *out);
 
-/* mcu_internal_col_pw2_outputs, bit-exact, on a layer where mcu_internal_pw2_fast_ok holds. */
-void mcu_internal_col_pw2_outputs_fast(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
-                                       int32_t n, const mcu_conv_quant_t *q, int8_t *out_a, int8_t *out_b);
+/*
+ * mcu_internal_col_pw4_outputs, bit-exact, on a layer where mcu_internal_pw4_fast_ok holds, from
+ * the pixels packed doubled; all four out[s] given (a repeated pixel may repeat its output: the
+ * same values are stored twice).
+ */
+void mcu_internal_col_pw4_outputs_fast(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
+                                       int32_t n, const mcu_conv_quant_t *q, int8_t *const out[4]);
 
 /* All n output channels of one column: out[j] = requant(bias[j] + col . w[j]) (filter rows of length k). */
 void mcu_internal_col_outputs(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias, int32_t n,

@@ -91,7 +91,7 @@ def default_scratch_bytes(call: KernelCall) -> int:
     """Scratch bytes of one kernel call: mcu_rt's ``*_scratch_size`` queries (version 1).
 
     * CONV_2D: ``2 * round4(kh * kw * c_in)`` (one int16 im2col column); a 1x1 kernel without
-      pads (``mcu_conv2d_1x1_s8``) ``4 * round4(c_in)`` (two pixels widened to int16).
+      pads (``mcu_conv2d_1x1_s8``) ``8 * round4(c_in)`` (four pixels widened to int16).
     * DEPTHWISE_CONV_2D: none; in place ``min(pad_top + 1, out_h) * in_w * min(C, 16)`` (the row
       ring of one channel slice).
     * FULLY_CONNECTED: ``2 * round4(k)`` (one input row widened to int16).
@@ -113,10 +113,10 @@ def default_scratch_bytes(call: KernelCall) -> int:
 # mcu_rt's size queries, shared by the planner, the code generator and the host harness (cbuild).
 def conv_scratch(kernel: Sequence[int], in_c: int, pads: Sequence[int]) -> int:
     """``mcu_conv2d_s8_scratch_size``: a 1x1 kernel without pads is ``mcu_conv2d_1x1_s8``'s
-    ``4 * round4(c_in)`` (two pixels widened to int16), any other one int16 im2col column."""
+    ``8 * round4(c_in)`` (four pixels widened to int16), any other one int16 im2col column."""
     kh, kw = kernel
     if (kh, kw) == (1, 1) and not any(pads):
-        return 4 * align(in_c, 4)
+        return 8 * align(in_c, 4)
     return 2 * align(kh * kw * in_c, 4)
 
 
