@@ -8,7 +8,9 @@
  * 16 channels once (this kernel goes block of 16 channels by block, all rows each; the in-place
  * kernel slice by slice), then mcu_internal_dw_row_prep does a row of them, channel group by
  * group; interior pixels of 3/5/7-wide kernels in Cortex-M assembly (DW_PIXEL), border pixels
- * (dilation 1) in the same assembly over their in-map taps (DW_BPIXEL). Portable path
+ * (dilation 1) in the same assembly over their in-map taps (DW_BPIXEL). With relu-type clamps,
+ * square kernels and dilation 1, mcu_internal_dw_run takes the interior pixels of rows whose
+ * kernel rows all lie in the map, and whole 3 x 3 rows of all groups at once. Portable path
  * (depth multiplier 1, at least 4 channels): blocks of 16 channels (of 4 below 16 channels), see
  * dw_block.
  */
@@ -167,7 +169,7 @@ int mcu_internal_dw_prep(mcu_dw_prep_t *p, const int8_t *filter, int32_t fstride
                 rs.mult >= 0) {
                 d->rqs[j][0] = rs.mult;
                 d->rqs[j][1] = rs.add;
-                d->rqs[j][2] = rs.right;
+                d->right[j] = rs.right;
             } else {
                 short_form = 0;
             }
@@ -202,11 +204,12 @@ int mcu_internal_dw_prep(mcu_dw_prep_t *p, const int8_t *filter, int32_t fstride
 
 /*
  * Kernel row ky of the current row and group: cur, the address of the channel group in the first
- * tap of the next interior output pixel (advanced by pstep per pixel), tstep the step between taps.
+ * tap of the next interior output pixel (advanced by pstep per pixel), tstep the step between taps
+ * (cur and tstep adjacent: one LDRD).
  */
 typedef struct {
     const int8_t *cur;
-    int32_t pstep, tstep;
+    int32_t tstep, pstep;
 } dw_krow_t;
 
 /*
@@ -280,8 +283,8 @@ typedef struct {
         __asm__ volatile("ldrd %[a0], %[a1], [%[xp]]\n\t"                                                       \
                          "ldrd %[a2], %[a3], [%[xp], #8]\n\t"                                                   \
                          "1:\n\t"                                                                               \
-                         "ldr %[xp], [%[kr]]\n\t"                                                               \
-                         "ldrd %[x02], %[ts], [%[kr], #4]\n\t"                                                  \
+                         "ldrd %[xp], %[ts], [%[kr]]\n\t"                                                       \
+                         "ldr %[x02], [%[kr], #8]\n\t"                                                          \
                          "add %[x02], %[xp], %[x02]\n\t"                                                        \
                          "str %[x02], [%[kr]], #12\n\t"                                                         \
                          DW_ASM_TAPS##N SKIP                                                                    \
@@ -307,10 +310,10 @@ static inline __attribute__((always_inline)) void dw_store4(const mcu_dw_group_t
 {
     const int32_t act_min = q->act_min, act_max = q->act_max;
     if (d->mode == 2) {
-        const int32_t y0 = (dw_smmlar(a0, d->rqs[0][0], d->rqs[0][1]) + (a0 >> 31)) >> d->rqs[0][2];
-        const int32_t y1 = (dw_smmlar(a1, d->rqs[1][0], d->rqs[1][1]) + (a1 >> 31)) >> d->rqs[1][2];
-        const int32_t y2 = (dw_smmlar(a2, d->rqs[2][0], d->rqs[2][1]) + (a2 >> 31)) >> d->rqs[2][2];
-        const int32_t y3 = (dw_smmlar(a3, d->rqs[3][0], d->rqs[3][1]) + (a3 >> 31)) >> d->rqs[3][2];
+        const int32_t y0 = (dw_smmlar(a0, d->rqs[0][0], d->rqs[0][1]) + (a0 >> 31)) >> d->right[0];
+        const int32_t y1 = (dw_smmlar(a1, d->rqs[1][0], d->rqs[1][1]) + (a1 >> 31)) >> d->right[1];
+        const int32_t y2 = (dw_smmlar(a2, d->rqs[2][0], d->rqs[2][1]) + (a2 >> 31)) >> d->right[2];
+        const int32_t y3 = (dw_smmlar(a3, d->rqs[3][0], d->rqs[3][1]) + (a3 >> 31)) >> d->right[3];
         if (full) {
             dst[0] = (int8_t)mcu_ssat8(y0);
             dst[1] = (int8_t)mcu_ssat8(y1);
@@ -339,8 +342,9 @@ static inline __attribute__((always_inline)) void dw_store4(const mcu_dw_group_t
 
 /*
  * Mode 2 with the full int8 output range: dst[j] = ssat8((SMMLAR(a_j, mult_j, add_j) + (a_j >> 31)) >>
- * right_j), the parameters at prm (mult, add, right per channel). On Arm assembly that names the
- * memory it reads and writes, so that, unlike C after the tap loop's assembly, nothing is reloaded.
+ * right_j), the parameters at prm (mcu_dw_group_t's rqs: mult, add per channel, then right). On Arm
+ * assembly that names the memory it reads and writes, so that, unlike C after the tap loop's
+ * assembly, nothing is reloaded.
  */
 #if defined(MCU_RT_EMULATE_ACLE)
 static inline void dw_store4_rqs(const int32_t *prm, int32_t a0, int32_t a1, int32_t a2, int32_t a3, int8_t *dst)
@@ -348,13 +352,14 @@ static inline void dw_store4_rqs(const int32_t *prm, int32_t a0, int32_t a1, int
     const int32_t a[4] = {a0, a1, a2, a3};
     int32_t j;
     for (j = 0; j < 4; ++j) {
-        dst[j] = (int8_t)mcu_ssat8((dw_smmlar(a[j], prm[3 * j], prm[3 * j + 1]) + (a[j] >> 31)) >> prm[3 * j + 2]);
+        const int32_t y = (dw_smmlar(a[j], prm[2 * j], prm[2 * j + 1]) + (a[j] >> 31)) >> prm[8 + j];
+        dst[j] = (int8_t)mcu_ssat8(y);
     }
 }
 #else
 #define DW_ASM_RQS(A, J)                                                                                        \
-    "ldrd %[m], %[ad], [%[prm], #" #J "*12]\n\t"                                                                 \
-    "ldr %[r], [%[prm], #" #J "*12+8]\n\t"                                                                       \
+    "ldrd %[m], %[ad], [%[prm], #" #J "*8]\n\t"                                                                 \
+    "ldr %[r], [%[prm], #32+" #J "*4]\n\t"                                                                      \
     "smmlar %[m], %[" A "], %[m], %[ad]\n\t"                                                                     \
     "add %[m], %[m], %[" A "], asr #31\n\t"                                                                      \
     "asr %[m], %[m], %[r]\n\t"                                                                                   \
@@ -383,14 +388,14 @@ static inline void dw_store4_rqs_clamp(const int32_t *prm, int32_t a0, int32_t a
     const int32_t lo = (int8_t)(lo4 & 0xFF), hi = (int8_t)(hi4 & 0xFF);
     int32_t j;
     for (j = 0; j < 4; ++j) {
-        const int32_t y = (dw_smmlar(a[j], prm[3 * j], prm[3 * j + 1]) + (a[j] >> 31)) >> prm[3 * j + 2];
+        const int32_t y = (dw_smmlar(a[j], prm[2 * j], prm[2 * j + 1]) + (a[j] >> 31)) >> prm[8 + j];
         dst[j] = mcu_clamp_s8(mcu_ssat8(y), lo, hi);
     }
 }
 #else
 #define DW_ASM_RQS_Y(A, J)                                                                                      \
-    "ldrd %[m], %[ad], [%[prm], #" #J "*12]\n\t"                                                                 \
-    "ldr %[r], [%[prm], #" #J "*12+8]\n\t"                                                                       \
+    "ldrd %[m], %[ad], [%[prm], #" #J "*8]\n\t"                                                                 \
+    "ldr %[r], [%[prm], #32+" #J "*4]\n\t"                                                                      \
     "smmlar %[m], %[" A "], %[m], %[ad]\n\t"                                                                     \
     "add %[m], %[m], %[" A "], asr #31\n\t"                                                                      \
     "asr %[m], %[m], %[r]\n\t"                                                                                   \
@@ -412,6 +417,234 @@ static inline void dw_store4_rqs_clamp(const int32_t *prm, int32_t a0, int32_t a
               [a3] "+&r"(a3), "=m"(*(int8_t(*)[4])dst)
             : [prm] "r"(prm), [dst] "r"(dst), [lo] "r"(lo4), [hi] "r"(hi4), "m"(*(const int32_t(*)[12])prm)
             : "cc");
+}
+#endif
+
+/*
+ * Runs of output pixels in one assembly loop on Arm (DW_PIXEL's and dw_store4_rqs's work, mode 2,
+ * fast 1 or 2, dilation 1, a kw x kw kernel): nothing of the C loop around DW_PIXEL (the pixel
+ * count, dst, the group's parameters) lives in registers across its taps, so that loop spilled and
+ * reloaded it per pixel. Kernel row i of pixel p starts at kr[i].cur + p * kr[i].pstep, which with
+ * dilation 1 is kr[i].cur + (p * sw) * kr[i].tstep: one MLA per kernel row from a pixel counter
+ * pix = p * sw, no cursor stored back (kr[i].pstep unused). rows kernel rows (kr[0..rows), kr first
+ * in the struct: kr[i] at offset 12 i) of n taps each, their weights at fixed offsets from wp (kw
+ * per kernel row): interior pixels n = kw, a border pixel of a 3 x 3 kernel its n < 3 taps in the
+ * map (kr then at the first of them). Then the same for the next group, groups times: g, the
+ * weights (kw * kw taps a group: the prepared weights of all groups, wprep), dst0 and kr moved on
+ * by a group, so that a 3 x 3 row of all groups is a few calls instead of dw_row_prep_k's C per
+ * group (about 250 instructions a group and row on vww.tflite). Rows of 5 x 5 and 7 x 7 kernels
+ * partly out of the map gain little here over DW_PIXEL (measured on vww.tflite), so they take it.
+ * Only with act_min >= output_offset (relu, relu6): then the outputs are y = SMMLAR(a, mult, add) >>
+ * right, clamped, without dw_store4_rqs's (a >> 31). That term only matters when a < 0, where with
+ * mult >= 0 high = SMMULR(a, mult) <= 0 and both (high + add + [0 or -1]) >> right are at most
+ * output_offset (add = output_offset * 2^right + 2^(right-1), high + 2^(right-1) < 2^right): both
+ * clamp to act_min.
+ */
+typedef struct {
+    dw_krow_t kr[MCU_DW_KR_ROWS];
+    const mcu_dw_group_t *g;
+    int8_t *dst;            /* the next output; dst, dstep adjacent (one LDRD), so are sw, end and lo4, hi4 */
+    int32_t dstep, sw, end; /* dst advanced by dstep per pixel; pix from 0 by sw to end = pixels * sw */
+    int32_t lo4, hi4;       /* fast 2: the clamp bounds in all four bytes */
+    int8_t *dst0;           /* the current group's first output */
+    int32_t groups;         /* counted down to 0 */
+} dw_run_t;
+
+#if defined(MCU_RT_EMULATE_ACLE)
+static void mcu_internal_dw_run(dw_run_t *r, const int32_t *wp, int32_t off2, int32_t kw, int32_t rows,
+                                int32_t n, int fast)
+{
+    int32_t pix, i, kx;
+    for (;; ++r->g, wp += 2 * kw * kw) {
+        for (pix = 0, r->dst = r->dst0; pix < r->end; pix += r->sw, r->dst += r->dstep) {
+            int32_t a0 = r->g->bias[0], a1 = r->g->bias[1], a2 = r->g->bias[2], a3 = r->g->bias[3];
+            for (i = 0; i < rows; ++i) {
+                const int8_t *const xp = r->kr[i].cur + (ptrdiff_t)pix * r->kr[i].tstep;
+                for (kx = 0; kx < n; ++kx) {
+                    MCU_DW_TAP(xp + (ptrdiff_t)kx * r->kr[i].tstep, wp + 2 * (kw * i + kx));
+                }
+            }
+            {
+                const int32_t a[4] = {a0, a1, a2, a3};
+                const mcu_dw_group_t *const d = r->g;
+                int32_t j;
+                for (j = 0; j < 4; ++j) {
+                    const int32_t y = mcu_ssat8(dw_smmlar(a[j], d->rqs[j][0], d->rqs[j][1]) >> d->right[j]);
+                    r->dst[j] = fast == 1 ? (int8_t)y
+                                          : mcu_clamp_s8(y, (int8_t)(r->lo4 & 0xFF), (int8_t)(r->hi4 & 0xFF));
+                }
+            }
+        }
+        if (--r->groups == 0) {
+            break; /* the last group's kr left as it was: the right border continues from it */
+        }
+        r->dst0 += 4;
+        for (i = 0; i < rows; ++i) {
+            r->kr[i].cur += 4;
+        }
+    }
+}
+#else
+/* Tap KX of kernel row I (input word loaded by LD), the weights at wp + 8 (KW I + KX). */
+#define DW_RUN_TAP(LD, KW, I, KX)                                                                               \
+    LD "\n\t"                                                                                                   \
+    "ldrd %[w0], %[w1], [%[wp], #8*(" #KW "*" #I "+" #KX ")]\n\t"                                              \
+    "sxtab16 %[x02], %[off2], %[x]\n\t"                                                                         \
+    "sxtab16 %[x], %[off2], %[x], ror #8\n\t"                                                                   \
+    "smlabb %[a0], %[x02], %[w0], %[a0]\n\t"                                                                    \
+    "smlatt %[a2], %[x02], %[w0], %[a2]\n\t"                                                                    \
+    "smlabb %[a1], %[x], %[w1], %[a1]\n\t"                                                                      \
+    "smlatt %[a3], %[x], %[w1], %[a3]\n\t"
+/* N taps of kernel row I. */
+#define DW_RUN_TAPS1(KW, I) DW_RUN_TAP("ldr %[x], [%[xp]]", KW, I, 0)
+#define DW_RUN_TAPS2(KW, I) DW_RUN_TAPS1(KW, I) DW_RUN_TAP("ldr %[x], [%[xp], %[ts]]", KW, I, 1)
+#define DW_RUN_TAPS3(KW, I) DW_RUN_TAPS2(KW, I) DW_RUN_TAP("ldr %[x], [%[xp], %[ts], lsl #1]", KW, I, 2)
+#define DW_RUN_TAPS5(KW, I)                                                                                     \
+    DW_RUN_TAPS3(KW, I)                                                                                         \
+    "add %[xp], %[xp], %[ts], lsl #1\n\t"                                                                       \
+    DW_RUN_TAP("ldr %[x], [%[xp], %[ts]]", KW, I, 3)                                                            \
+    DW_RUN_TAP("ldr %[x], [%[xp], %[ts], lsl #1]", KW, I, 4)
+#define DW_RUN_TAPS7(KW, I)                                                                                     \
+    DW_RUN_TAPS5(KW, I)                                                                                         \
+    "add %[xp], %[xp], %[ts], lsl #1\n\t"                                                                       \
+    DW_RUN_TAP("ldr %[x], [%[xp], %[ts]]", KW, I, 5)                                                            \
+    DW_RUN_TAP("ldr %[x], [%[xp], %[ts], lsl #1]", KW, I, 6)
+/* Kernel row I: its first tap at kr[I].cur + pix * kr[I].tstep. */
+#define DW_RUN_ROW(KW, N, I)                                                                                    \
+    "ldrd %[xp], %[ts], [%[r], #12*" #I "]\n\t"                                                                 \
+    "mla %[xp], %[ts], %[pix], %[xp]\n\t"                                                                       \
+    DW_RUN_TAPS##N(KW, I)
+/* R kernel rows. */
+#define DW_RUN_ROWS2(KW, N) DW_RUN_ROW(KW, N, 0) DW_RUN_ROW(KW, N, 1)
+#define DW_RUN_ROWS3(KW, N) DW_RUN_ROWS2(KW, N) DW_RUN_ROW(KW, N, 2)
+#define DW_RUN_ROWS5(KW, N) DW_RUN_ROWS3(KW, N) DW_RUN_ROW(KW, N, 3) DW_RUN_ROW(KW, N, 4)
+#define DW_RUN_ROWS7(KW, N) DW_RUN_ROWS5(KW, N) DW_RUN_ROW(KW, N, 5) DW_RUN_ROW(KW, N, 6)
+/* Kernel row I's cursor moved on by a group (four channels). */
+#define DW_RUN_NEXT(I)                                                                                          \
+    "ldr %[x], [%[r], #12*" #I "]\n\t"                                                                          \
+    "add %[x], %[x], #4\n\t"                                                                                    \
+    "str %[x], [%[r], #12*" #I "]\n\t"
+#define DW_RUN_NEXT2 DW_RUN_NEXT(0) DW_RUN_NEXT(1)
+#define DW_RUN_NEXT3 DW_RUN_NEXT2 DW_RUN_NEXT(2)
+#define DW_RUN_NEXT5 DW_RUN_NEXT3 DW_RUN_NEXT(3) DW_RUN_NEXT(4)
+#define DW_RUN_NEXT7 DW_RUN_NEXT5 DW_RUN_NEXT(5) DW_RUN_NEXT(6)
+/*
+ * The outputs of the sums a0..a3 (the group at xp, dst at ts): SMMLAR, ASR by right, SSAT per channel
+ * (Y: the register for channel J's output), the rights loaded in pairs into registers freed on the way.
+ */
+#define DW_RUN_RQ(A, J, R, Y)                                                                                   \
+    "ldrd %[w0], %[w1], [%[xp], #%c[orqs]+8*" #J "]\n\t"                                                        \
+    "smmlar %[w0], %[" A "], %[w0], %[w1]\n\t"                                                                  \
+    "asr %[w0], %[w0], %[" R "]\n\t"                                                                            \
+    "ssat %[" Y "], #8, %[w0]\n\t"
+#define DW_RUN_RQ4(Y0, S0, Y1, S1, Y2, S2, Y3, S3)                                                              \
+    "ldrd %[w0], %[w1], [%[xp], #%c[orqs]]\n\t"                                                                 \
+    "smmlar %[w0], %[a0], %[w0], %[w1]\n\t"                                                                     \
+    "ldrd %[a0], %[w1], [%[xp], #%c[oright]]\n\t"                                                               \
+    "asr %[w0], %[w0], %[a0]\n\t"                                                                               \
+    "ssat %[" Y0 "], #8, %[w0]\n\t" S0                                                                          \
+    "ldrd %[w0], %[a0], [%[xp], #%c[orqs]+8]\n\t"                                                               \
+    "smmlar %[w0], %[a1], %[w0], %[a0]\n\t"                                                                     \
+    "asr %[w0], %[w0], %[w1]\n\t"                                                                               \
+    "ssat %[" Y1 "], #8, %[w0]\n\t" S1                                                                          \
+    "ldrd %[a0], %[a1], [%[xp], #%c[oright]+8]\n\t"                                                             \
+    DW_RUN_RQ("a2", 2, "a0", Y2) S2                                                                             \
+    DW_RUN_RQ("a3", 3, "a1", Y3) S3
+/* fast 1: four STRB. */
+#define DW_RUN_STORE1                                                                                           \
+    DW_RUN_RQ4("w0", "strb %[w0], [%[ts]]\n\t", "w0", "strb %[w0], [%[ts], #1]\n\t", "w0",                      \
+               "strb %[w0], [%[ts], #2]\n\t", "w0", "strb %[w0], [%[ts], #3]\n\t")
+/* fast 2: the bytes packed in x02 (BFI), dw_store4_rqs_clamp's clamp, one STR. */
+#define DW_RUN_STORE2                                                                                           \
+    DW_RUN_RQ4("x02", "", "w0", "bfi %[x02], %[w0], #8, #8\n\t", "w0", "bfi %[x02], %[w0], #16, #8\n\t", "w0",  \
+               "bfi %[x02], %[w0], #24, #8\n\t")                                                                \
+    "ldrd %[w0], %[w1], [%[r], #%c[olo]]\n\t"                                                                   \
+    "ssub8 %[a0], %[x02], %[w1]\n\t"                                                                            \
+    "sel %[x02], %[w1], %[x02]\n\t"                                                                             \
+    "ssub8 %[a0], %[x02], %[w0]\n\t"                                                                            \
+    "sel %[x02], %[x02], %[w0]\n\t"                                                                             \
+    "str %[x02], [%[ts]]\n\t"
+/*
+ * The loops: per group the pixels (the bias, the rows, the outputs at dst (ts), dst and pix
+ * advanced), then g, wp, dst0 (dst) and the cursors moved on unless it was the last group.
+ */
+#define DW_RUN_ASM(KW, R, N, STORE)                                                                             \
+    do {                                                                                                        \
+        int32_t a0, a1, a2, a3, xp, ts, x, x02, w0, w1, pix;                                                    \
+        __asm__ volatile("2:\n\t"                                                                               \
+                         "mov %[pix], #0\n\t"                                                                   \
+                         "1:\n\t"                                                                               \
+                         "ldr %[xp], [%[r], #%c[og]]\n\t"                                                       \
+                         "ldrd %[a0], %[a1], [%[xp]]\n\t"                                                       \
+                         "ldrd %[a2], %[a3], [%[xp], #8]\n\t"                                                   \
+                         DW_RUN_ROWS##R(KW, N)                                                                  \
+                         "ldr %[xp], [%[r], #%c[og]]\n\t"                                                       \
+                         "ldrd %[ts], %[x], [%[r], #%c[odst]]\n\t"                                              \
+                         STORE                                                                                  \
+                         "add %[ts], %[ts], %[x]\n\t"                                                           \
+                         "str %[ts], [%[r], #%c[odst]]\n\t"                                                     \
+                         "ldrd %[x], %[x02], [%[r], #%c[osw]]\n\t"                                              \
+                         "add %[pix], %[pix], %[x]\n\t"                                                         \
+                         "cmp %[pix], %[x02]\n\t"                                                               \
+                         "blt 1b\n\t"                                                                           \
+                         "ldr %[x], [%[r], #%c[ogroups]]\n\t"                                                   \
+                         "subs %[x], %[x], #1\n\t"                                                              \
+                         "str %[x], [%[r], #%c[ogroups]]\n\t"                                                   \
+                         "beq 3f\n\t"                                                                           \
+                         "add %[xp], %[xp], #%c[gsize]\n\t"                                                     \
+                         "str %[xp], [%[r], #%c[og]]\n\t"                                                       \
+                         "add %[wp], %[wp], #8*" #KW "*" #KW "\n\t"                                             \
+                         "ldr %[x], [%[r], #%c[odst0]]\n\t"                                                     \
+                         "add %[x], %[x], #4\n\t"                                                               \
+                         "str %[x], [%[r], #%c[odst0]]\n\t"                                                     \
+                         "str %[x], [%[r], #%c[odst]]\n\t"                                                      \
+                         DW_RUN_NEXT##R                                                                         \
+                         "b 2b\n\t"                                                                             \
+                         "3:\n\t"                                                                               \
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xp] "=&r"(xp),      \
+                           [ts] "=&r"(ts), [x] "=&r"(x), [x02] "=&r"(x02), [w0] "=&r"(w0), [w1] "=&r"(w1),      \
+                           [pix] "=&r"(pix), [wp] "+r"(wp)                                                      \
+                         : [r] "r"(r), [off2] "r"(off2), [og] "i"(offsetof(dw_run_t, g)),                       \
+                           [odst] "i"(offsetof(dw_run_t, dst)), [odst0] "i"(offsetof(dw_run_t, dst0)),          \
+                           [osw] "i"(offsetof(dw_run_t, sw)), [olo] "i"(offsetof(dw_run_t, lo4)),               \
+                           [ogroups] "i"(offsetof(dw_run_t, groups)), [gsize] "i"(sizeof(mcu_dw_group_t)),      \
+                           [orqs] "i"(offsetof(mcu_dw_group_t, rqs)),                                           \
+                           [oright] "i"(offsetof(mcu_dw_group_t, right))                                        \
+                         : "cc", "memory");                                                                     \
+    } while (0)
+/*
+ * The assembly for (kw, rows, n): kw rows of kw taps for kernels 5 and 7; for 3 x 3 kernels 3 rows
+ * of 1 to 3 taps (the border pixels of rows in the map) or 2 rows (a first or last output row) of 2
+ * or 3.
+ */
+#define DW_RUN_FAST(KW, R, N)                                                                                   \
+    do {                                                                                                        \
+        if (fast == 1) {                                                                                        \
+            DW_RUN_ASM(KW, R, N, DW_RUN_STORE1);                                                                \
+        } else {                                                                                                \
+            DW_RUN_ASM(KW, R, N, DW_RUN_STORE2);                                                                \
+        }                                                                                                       \
+    } while (0)
+static void __attribute__((noinline)) mcu_internal_dw_run(dw_run_t *r, const int32_t *wp, int32_t off2,
+                                                          int32_t kw, int32_t rows, int32_t n, int fast)
+{
+    if (kw == 5) {
+        DW_RUN_FAST(5, 5, 5);
+    } else if (kw == 7) {
+        DW_RUN_FAST(7, 7, 7);
+    } else if (rows == 2) {
+        if (n == 3) {
+            DW_RUN_FAST(3, 2, 3);
+        } else {
+            DW_RUN_FAST(3, 2, 2);
+        }
+    } else if (n == 3) {
+        DW_RUN_FAST(3, 3, 3);
+    } else if (n == 2) {
+        DW_RUN_FAST(3, 3, 2);
+    } else {
+        DW_RUN_FAST(3, 3, 1);
+    }
 }
 #endif
 
@@ -496,6 +729,19 @@ static inline void dw_store4_rqs_clamp(const int32_t *prm, int32_t a0, int32_t a
     } while (0)
 
 /*
+ * Whether every pixel of a row of width out_w with a 3-wide kernel (dilation 1) has at least n taps
+ * in the map: the outermost ones do (the overlap of the kernel with the row, as it slides, first
+ * grows, then shrinks).
+ */
+static int dw_run_edges(int32_t in_w, int32_t out_w, int32_t sw, int32_t pad, int32_t n)
+{
+    int32_t k0, k1, l0, l1;
+    mcu_tap_range(-pad, in_w, 3, 1, &k0, &k1);
+    mcu_tap_range((out_w - 1) * sw - pad, in_w, 3, 1, &l0, &l1);
+    return k1 - k0 >= n && l1 - l0 >= n;
+}
+
+/*
  * The prepared groups of one output row, group by group. Output pixels [e0, e1) have all kw taps
  * inside the row (x0 >= 0, x0 + (kw - 1) * dil < in_w); with kw_const 3, 5 or 7 they take
  * DW_PIXEL (kw_const 0: any width, the range empty), their kernel rows' addresses advancing by a
@@ -522,8 +768,50 @@ static inline __attribute__((always_inline)) void dw_row_prep_k(
     const int32_t e0 = in0 < out_w ? in0 : out_w, e1 = in0 < in1 ? in1 : e0;
     /* Border pixels through DW_BPIXEL: kernel width 3, 5 or 7, dilation 1, up to MCU_DW_KR_ROWS rows. */
     const int basm = kw_const != 0 && dil == 1 && ky0 < ky1 && win->kernel_h <= MCU_DW_KR_ROWS;
-    dw_krow_t kr[MCU_DW_KR_ROWS];
-    int32_t g, ky;
+    /* Interior pixels through mcu_internal_dw_run: a square kernel 3, 5 or 7 wide, all rows in the map. */
+    const int runs = kw_const != 0 && dil == 1 && ky0 == 0 && ky1 == kw && win->kernel_h == kw;
+    const int relu = q->act_min >= q->output_offset;
+    dw_run_t run;
+    dw_krow_t *const kr = run.kr;
+    int32_t g, ky, all2 = 1;
+    run.dstep = out_pix_stride;
+    run.sw = sw;
+    run.lo4 = lo4;
+    run.hi4 = hi4;
+    for (g = 0; g < p->groups && kw_const == 3; ++g) {
+        all2 = all2 && p->g[g].mode == 2;
+    }
+    if (kw_const == 3 && dil == 1 && win->kernel_h == 3 && relu && p->wprep && all2 && (full || clamp_ok) &&
+        ky1 - ky0 >= 2 && dw_run_edges(in_w, out_w, sw, pad, ky1 - ky0 == 3 ? 1 : 2)) {
+        /*
+         * A 3 x 3 row with all groups' weights prepared (wprep) and mode 2, 3 kernel rows in the
+         * map (or 2, a first or last row) and every pixel's n taps per kernel row among those
+         * mcu_internal_dw_run has code for: all of it through mcu_internal_dw_run, all groups at a
+         * time: the interior pixels in one call, each border pixel (its n < 3 taps per kernel row
+         * from column x0 + kx0 on) in one.
+         */
+        int32_t ox = 0;
+        while (ox < out_w) {
+            const int32_t x0 = ox * sw - pad;
+            int32_t kx0 = 0, kx1 = 3, px = e1 - e0;
+            if (ox != e0 || e0 == e1) {
+                mcu_tap_range(x0, in_w, 3, 1, &kx0, &kx1);
+                px = 1;
+            }
+            for (ky = ky0; ky < ky1; ++ky) {
+                kr[ky - ky0].cur = rows[ky] + (ptrdiff_t)(x0 + kx0) * row_pix[ky] + p->c0;
+                kr[ky - ky0].tstep = row_pix[ky];
+            }
+            run.g = p->g;
+            run.groups = p->groups;
+            run.dst = run.dst0 = out_row + p->c0 + (ptrdiff_t)ox * out_pix_stride;
+            run.end = px * sw;
+            mcu_internal_dw_run(&run, p->w + 2 * (3 * ky0 + kx0), off2, 3, ky1 - ky0, kx1 - kx0,
+                                full ? 1 : 2);
+            ox += px;
+        }
+        return;
+    }
     for (g = 0; g < p->groups; ++g) {
         const mcu_dw_group_t *const d = &p->g[g];
         const int32_t c = p->c0 + 4 * g;
@@ -561,6 +849,18 @@ static inline __attribute__((always_inline)) void dw_row_prep_k(
                         kr[ky - ky0].pstep = sw * row_pix[ky];
                         kr[ky - ky0].tstep = dil * row_pix[ky];
                     }
+                }
+                if (runs && fast != 0 && relu && ox < e1) {
+                    run.g = d;
+                    run.groups = 1;
+                    run.dst = run.dst0 = dst;
+                    run.end = (e1 - ox) * sw;
+                    mcu_internal_dw_run(&run, wrow, off2, kw, kw, kw, fast);
+                    for (ky = ky0; ky < ky1; ++ky) { /* where the right border continues */
+                        kr[ky - ky0].cur += (ptrdiff_t)(e1 - ox) * kr[ky - ky0].pstep;
+                    }
+                    dst += (ptrdiff_t)(e1 - ox) * out_pix_stride;
+                    ox = e1;
                 }
                 for (; ox < e1; ++ox, dst += out_pix_stride) {
                     /* All taps of the pixel's rows inside the map (kw 3, 5 or 7). */

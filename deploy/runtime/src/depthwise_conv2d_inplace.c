@@ -55,7 +55,7 @@ mcu_status_t mcu_depthwise_conv2d_inplace_s8(const mcu_dst_t *map, const mcu_dst
     const int8_t *rows[MCU_RT_MAX_KERNEL_H];
     int32_t row_pix[MCU_RT_MAX_KERNEL_H];
     int8_t *ring = (int8_t *)scratch;
-    int32_t ring_n, out_h, out_w, c0, oy, ky, x;
+    int32_t ring_n, out_h, out_w, c0, oy, ky, x, words;
     if (!mcu_dst_ok(map) || !mcu_dst_ok(out) || !mcu_window_ok(win) || filter == NULL || q == NULL ||
         q->multiplier == NULL || q->shift == NULL || win->kernel_h > MCU_RT_MAX_KERNEL_H) {
         return MCU_RT_ERR_ARG;
@@ -71,6 +71,8 @@ mcu_status_t mcu_depthwise_conv2d_inplace_s8(const mcu_dst_t *map, const mcu_dst
         return MCU_RT_ERR_ARG;
     }
     ring_n = ring_rows(win, out_h);
+    /* Every saved pixel of a full slice word-aligned (the scratch is): a 16-byte copy, one LDM / STM pair. */
+    words = (((uintptr_t)map->data | (uintptr_t)map->row_stride | (uintptr_t)map->pix_stride) & 3u) == 0;
     for (c0 = 0; c0 < map->c; c0 += MCU_DW_INPLACE_CH) {
         /* Channels [c0, c0 + n): filter, bias and requantization arrays start at c0. */
         const int32_t n = map->c - c0 < MCU_DW_INPLACE_CH ? map->c - c0 : MCU_DW_INPLACE_CH;
@@ -96,7 +98,15 @@ mcu_status_t mcu_depthwise_conv2d_inplace_s8(const mcu_dst_t *map, const mcu_dst
             int32_t ky0, ky1;
             /* Save the slice of input row oy before output row oy (at or before it) can overwrite it. */
             int8_t *saved = ring + (oy % ring_n) * row_bytes;
-            if (n == MCU_DW_INPLACE_CH) { /* a constant size: one word copy (a variable size is a call) */
+            if (n == MCU_DW_INPLACE_CH && words) {
+                const ptrdiff_t pix = map->pix_stride; /* locals: the stores could alias *map */
+                const int8_t *src = map_row;
+                int8_t *dst = saved;
+                for (; dst < saved + row_bytes; dst += MCU_DW_INPLACE_CH, src += pix) {
+                    memcpy(__builtin_assume_aligned(dst, 4), __builtin_assume_aligned(src, 4),
+                           MCU_DW_INPLACE_CH);
+                }
+            } else if (n == MCU_DW_INPLACE_CH) { /* a constant size: word copies (a variable size is a call) */
                 for (x = 0; x < map->w; ++x) {
                     memcpy(saved + x * MCU_DW_INPLACE_CH, map_row + (ptrdiff_t)x * map->pix_stride, MCU_DW_INPLACE_CH);
                 }

@@ -371,7 +371,8 @@ void mcu_internal_dw_row_s8(const int8_t *const *rows, const int32_t *row_pix, i
 
 typedef struct {
     int32_t bias[4];   /* doubled in mode 2 */
-    int32_t rqs[4][3]; /* mode 2: per channel mcu_rqs_t's mult, add, right */
+    int32_t rqs[4][2]; /* mode 2: per channel mcu_rqs_t's mult, add */
+    int32_t right[4];  /* mode 2: per channel mcu_rqs_t's right (apart: the assembly loads them in pairs) */
     int32_t mode;      /* 2: mcu_rqs_t short form on 2 * acc (weights doubled); 1: all channels mcu_rq_t.fast; 0: neither */
 } mcu_dw_group_t;
 
