@@ -97,6 +97,39 @@ def test_depthwise_border_pixels_through_the_assembly(tmp_path: Path, k: int, hw
     assert_bitexact(run.outputs, refs)
 
 
+# (kernel, in_c, hw, stride, dilation, activation): k = kh * kw * in_c with each k % 4, round4(k) up
+# to 64 and past it, k < 4, and output pixel counts that leave 0 to 3 pixels after the blocks of four.
+FOUR_COLUMN_CASES = [((3, 3), 3, (9, 9), 2, 1, 'none'), ((3, 3), 2, (5, 6), 1, 1, 'relu6'),
+                     ((2, 2), 5, (4, 4), 1, 1, 'none'), ((5, 5), 1, (5, 9), 2, 1, 'relu'),
+                     ((3, 3), 7, (7, 9), 1, 2, 'none'), ((1, 3), 1, (3, 5), 1, 1, 'relu6'),
+                     ((3, 3), 8, (3, 7), 1, 1, 'none'), ((3, 1), 5, (6, 1), 3, 1, 'relu6')]
+
+
+@pytest.mark.parametrize('kernel,ci,hw,stride,dilation,act', FOUR_COLUMN_CASES)
+def test_small_general_convs_four_columns_through_the_assembly(tmp_path: Path, kernel, ci: int, hw,
+                                                               stride: int, dilation: int, act: str) -> None:
+    """The general conv's four-column path (round4(k) <= 64: four pixels' columns through the 1x1
+    kernel's rows, the first group's gap for k % 4 != 0), border pixels from the pads, a short last
+    block; k < 4 and round4(k) > 64 take the one-column path."""
+    from mcudet.deploy.builder import GraphBuilder
+
+    rng = np.random.default_rng(kernel[0] * 1000 + ci * 100 + hw[0] * 10 + hw[1])
+    co = 11
+    b = GraphBuilder(f'conv{kernel[0]}x{kernel[1]}_c{ci}_{hw[0]}x{hw[1]}')
+    x = b.input('x', (1, *hw, ci), 0.03, int(rng.integers(-20, 20)))
+    w = rng.integers(-127, 128, size=(co, *kernel, ci)).astype(np.int8)
+    bias = rng.integers(-2000, 2000, co).astype(np.int32)
+    y = b.conv2d('conv', x, w, bias, (10 ** rng.uniform(-3, -2, co)).astype(np.float32), 0.1,
+                 int(rng.integers(-128, -100)), stride=(stride, stride), dilation=(dilation, dilation),
+                 activation=act)
+    b.output(y)
+    graph = b.build()
+    ins = [rng.integers(-128, 128, size=(1, *hw, ci)).astype(np.int8)]
+    _, frames, refs = exported(graph, tmp_path, [ins], tflite=False)
+    run = run_firmware(build_firmware(tmp_path, M4, dsp=True), frames, count='none')
+    assert_bitexact(run.outputs, refs)
+
+
 @pytest.fixture(scope='module')
 def backbone():
     graph = graph_from_spec(zoo.get_spec('mbv2-w0.35-r144'), input_hw=(48, 48))

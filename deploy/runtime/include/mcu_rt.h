@@ -229,8 +229,10 @@ mcu_status_t mcu_conv2d_s8(const mcu_src_t *in, const int8_t *filter, const int3
                            void *scratch);
 
 /**
- * 2 * round_up(kh * kw * in_c, 4) bytes: one output pixel's int16 im2col column; for a 1x1 kernel
- * without pads (handed to mcu_conv2d_1x1_s8) mcu_conv2d_1x1_s8_scratch_size(in_c).
+ * With k4 = round_up(kh * kw * in_c, 4): 12 * k4 bytes when k4 <= 64 (the DSP path builds four
+ * output pixels' int16 im2col columns at once, from their taps staged as bytes), else 2 * k4 (one
+ * pixel's column); for a 1x1 kernel without pads (handed to mcu_conv2d_1x1_s8)
+ * mcu_conv2d_1x1_s8_scratch_size(in_c).
  */
 size_t mcu_conv2d_s8_scratch_size(const mcu_window_t *win, int32_t in_c);
 

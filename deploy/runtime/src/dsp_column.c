@@ -433,38 +433,53 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
     "strb %[w0], [%[p0]], #1\n\t"                                                                               \
     "str %[p0], [%[x]]\n\t"
 #define PW4_NEXT "bne 3b"
+/*
+ * The general conv's columns (mcu_internal_col_pw4_gap_outputs_fast): after the first group, the
+ * row cursor back by the gap, round4(k) - k (p0 is free between the LDMs).
+ */
+#define PW4_GAP                                                                                                 \
+    "ldr %[p0], %[gap]\n\t"                                                                                     \
+    "sub %[wp], %[wp], %[p0]\n\t"
+#define PW4_OUTS                                                                                                \
+    [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w0] "=&r"(w0), [w1] "=&r"(w1),             \
+        [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3), [x] "=&r"(x), [wp] "+r"(wp),            \
+        [c] "+r"(c), [st] "+m"(st)
+#define PW4_INS [xe] "r"(xe), [xb] "m"(buf), [stp] "m"(stp)
 #define PW4_ASM(body, store)                                                                                    \
-    __asm__ __volatile__(PW4_PRO body PW4_RQ store PW4_NEXT                                                     \
-                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w0] "=&r"(w0),      \
-                           [w1] "=&r"(w1), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3),      \
-                           [x] "=&r"(x), [wp] "+r"(wp), [c] "+r"(c), [st] "+m"(st)                              \
-                         : [xe] "r"(xe), [xb] "m"(buf), [stp] "m"(stp)                                          \
-                         : "cc", "memory")
+    __asm__ __volatile__(PW4_PRO body PW4_RQ store PW4_NEXT : PW4_OUTS : PW4_INS : "cc", "memory")
 #define PW4_ASM_FULL(body) PW4_ASM(body, PW4_STORE_FULL)
 #define PW4_ASM_CLAMP(body) PW4_ASM(body, PW4_STORE_CLAMP)
+#define PW4_ASM_GAP(body, store)                                                                                \
+    __asm__ __volatile__(PW4_PRO body PW4_RQ store PW4_NEXT                                                     \
+                         : PW4_OUTS                                                                             \
+                         : PW4_INS, [gap] "m"(gap)                                                              \
+                         : "cc", "memory")
+#define PW4_ASM_GAP_FULL(body) PW4_ASM_GAP(body, PW4_STORE_FULL)
+#define PW4_ASM_GAP_CLAMP(body) PW4_ASM_GAP(body, PW4_STORE_CLAMP)
 /*
- * The row's steps by k: FIRST, (k / 4 - 1) % 4 STEPs, then LOOP (four STEPs per test) while
- * channels are left (k >= 20); each count its own asm, so that no branch picks the entry.
+ * The row's steps by k: first (PW4_FIRST, + PW4_GAP for the general conv), (k / 4 - 1) % 4 STEPs,
+ * then LOOP (four STEPs per test) while channels are left (k >= 20); each count its own asm, so
+ * that no branch picks the entry.
  */
-#define PW4_PREFIXED(ASM, loop)                                                                                 \
+#define PW4_PREFIXED(ASM, first, loop)                                                                          \
     do {                                                                                                        \
         if (pre == 0) {                                                                                         \
-            ASM(PW4_FIRST loop);                                                                                \
+            ASM(first loop);                                                                                    \
         } else if (pre == 1) {                                                                                  \
-            ASM(PW4_FIRST PW4_STEP loop);                                                                       \
+            ASM(first PW4_STEP loop);                                                                           \
         } else if (pre == 2) {                                                                                  \
-            ASM(PW4_FIRST PW4_STEP PW4_STEP loop);                                                              \
+            ASM(first PW4_STEP PW4_STEP loop);                                                                  \
         } else {                                                                                                \
-            ASM(PW4_FIRST PW4_STEP PW4_STEP PW4_STEP loop);                                                     \
+            ASM(first PW4_STEP PW4_STEP PW4_STEP loop);                                                         \
         }                                                                                                       \
     } while (0)
-#define PW4_SHAPES(ASM)                                                                                         \
+#define PW4_SHAPES(ASM, first)                                                                                  \
     do {                                                                                                        \
         const int32_t pre = ((k >> 2) - 1) & 3;                                                                 \
         if (k < 20) {                                                                                           \
-            PW4_PREFIXED(ASM, );                                                                                \
+            PW4_PREFIXED(ASM, first, );                                                                         \
         } else {                                                                                                \
-            PW4_PREFIXED(ASM, PW4_LOOP);                                                                        \
+            PW4_PREFIXED(ASM, first, PW4_LOOP);                                                                 \
         }                                                                                                       \
     } while (0)
 #endif
@@ -474,11 +489,13 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
  * multiple of 4 and at least 4, every channel's requantization in mcu_rqs_apply's range), the
  * pixels packed doubled (every sum is 2 * acc, from the doubled bias), all four outputs given (a
  * repeated pixel repeats its output pointer: the same values are stored twice). Per channel,
- * pixels b, c, d are stored before pixel a.
+ * pixels b, c, d are stored before pixel a. gapped (the general conv's columns): filter rows of
+ * k - gap weights, the row cursor back by gap after the first group (PW4_GAP); else gap is 0.
  */
 static inline __attribute__((always_inline)) void pw4_fast(const int16_t *buf, int32_t k, const int8_t *filter,
                                                            const int32_t *bias, int32_t n, const mcu_conv_quant_t *q,
-                                                           int8_t *const out[4], int full)
+                                                           int8_t *const out[4], int full, int gapped,
+                                                           int32_t gap)
 {
     const int32_t oo21 = (int32_t)(2u * (uint32_t)q->output_offset + 1u);
     const int16_t *const xe = buf + 4 * k;
@@ -493,6 +510,9 @@ static inline __attribute__((always_inline)) void pw4_fast(const int16_t *buf, i
         int32_t a0, a1, a2 = (int32_t)((uint32_t)bias[j] << 1), a3;
         int32_t i;
         MCU_PW4_STEP(1);
+        if (gapped) {
+            wp -= gap; /* PW4_GAP */
+        }
         for (i = ((k >> 2) - 1) & 3; i > 0; --i) {
             MCU_PW4_STEP(0);
         }
@@ -533,11 +553,19 @@ static inline __attribute__((always_inline)) void pw4_fast(const int16_t *buf, i
         st[6] = (int32_t)((uintptr_t)out[2] - (uintptr_t)out[0]);
         st[7] = (int32_t)((uintptr_t)out[3] - (uintptr_t)out[0]);
         if (full) {
-            PW4_SHAPES(PW4_ASM_FULL);
+            if (gapped) {
+                PW4_SHAPES(PW4_ASM_GAP_FULL, PW4_FIRST PW4_GAP);
+            } else {
+                PW4_SHAPES(PW4_ASM_FULL, PW4_FIRST);
+            }
         } else {
             st[8] = (int32_t)(((uint32_t)q->act_min & 0xFFu) * 0x01010101u);
             st[9] = (int32_t)(((uint32_t)q->act_max & 0xFFu) * 0x01010101u);
-            PW4_SHAPES(PW4_ASM_CLAMP);
+            if (gapped) {
+                PW4_SHAPES(PW4_ASM_GAP_CLAMP, PW4_FIRST PW4_GAP);
+            } else {
+                PW4_SHAPES(PW4_ASM_CLAMP, PW4_FIRST);
+            }
         }
     }
 #endif
@@ -738,9 +766,21 @@ void mcu_internal_col_pw4_outputs_fast(const int16_t *buf, int32_t k, const int8
                                        int32_t n, const mcu_conv_quant_t *q, int8_t *const out[4])
 {
     if (q->act_min == -128 && q->act_max == 127) {
-        pw4_fast(buf, k, filter, bias, n, q, out, 1);
+        pw4_fast(buf, k, filter, bias, n, q, out, 1, 0, 0);
     } else {
-        pw4_fast(buf, k, filter, bias, n, q, out, 0);
+        pw4_fast(buf, k, filter, bias, n, q, out, 0, 0, 0);
+    }
+}
+
+void mcu_internal_col_pw4_gap_outputs_fast(const int16_t *buf, int32_t k, const int8_t *filter,
+                                           const int32_t *bias, int32_t n, const mcu_conv_quant_t *q,
+                                           int8_t *const out[4])
+{
+    const int32_t k4 = (k + 3) & ~3;
+    if (q->act_min == -128 && q->act_max == 127) {
+        pw4_fast(buf, k4, filter, bias, n, q, out, 1, 1, k4 - k);
+    } else {
+        pw4_fast(buf, k4, filter, bias, n, q, out, 0, 1, k4 - k);
     }
 }
 

@@ -483,6 +483,18 @@ void mcu_internal_col_outputs_fast(const int16_t *col, int32_t k, const int8_t *
 void mcu_internal_col_pw4_outputs_fast(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
                                        int32_t n, const mcu_conv_quant_t *q, int8_t *const out[4]);
 
+/*
+ * mcu_internal_col_pw4_outputs_fast for four columns of a general conv with k taps, any k >= 4
+ * (rows of k weights), on a layer where mcu_internal_pw4_fast_ok(round4(k), ...) holds: packed
+ * doubled by mcu_internal_col_pw4_pack from round4(k) bytes per pixel, taps 0 .. r - 1 of the first
+ * group (r = 4 - (round4(k) - k)) in its first r bytes and values that widen to 0 after them, then
+ * the taps r .. k - 1. The first group's weights are w[0 .. 4) (those past r meet the zeros), the
+ * others w[r + 4i .. r + 4i + 4): no read outside a row.
+ */
+void mcu_internal_col_pw4_gap_outputs_fast(const int16_t *buf, int32_t k, const int8_t *filter,
+                                           const int32_t *bias, int32_t n, const mcu_conv_quant_t *q,
+                                           int8_t *const out[4]);
+
 /* All n output channels of one column: out[j] = requant(bias[j] + col . w[j]) (filter rows of length k). */
 void mcu_internal_col_outputs(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias, int32_t n,
                               const mcu_conv_quant_t *q, int8_t *out);

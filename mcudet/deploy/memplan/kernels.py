@@ -90,7 +90,8 @@ ScratchFn = Callable[[KernelCall], int]
 def default_scratch_bytes(call: KernelCall) -> int:
     """Scratch bytes of one kernel call: mcu_rt's ``*_scratch_size`` queries (version 1).
 
-    * CONV_2D: ``2 * round4(kh * kw * c_in)`` (one int16 im2col column); a 1x1 kernel without
+    * CONV_2D: with ``k4 = round4(kh * kw * c_in)``, ``12 * k4`` when ``k4 <= 64`` (four int16
+      im2col columns and their byte stages), else ``2 * k4`` (one column); a 1x1 kernel without
       pads (``mcu_conv2d_1x1_s8``) ``8 * round4(c_in)`` (four pixels widened to int16).
     * DEPTHWISE_CONV_2D: none; in place ``min(pad_top + 1, out_h) * in_w * min(C, 16)`` (the row
       ring of one channel slice).
@@ -113,11 +114,14 @@ def default_scratch_bytes(call: KernelCall) -> int:
 # mcu_rt's size queries, shared by the planner, the code generator and the host harness (cbuild).
 def conv_scratch(kernel: Sequence[int], in_c: int, pads: Sequence[int]) -> int:
     """``mcu_conv2d_s8_scratch_size``: a 1x1 kernel without pads is ``mcu_conv2d_1x1_s8``'s
-    ``8 * round4(c_in)`` (four pixels widened to int16), any other one int16 im2col column."""
+    ``8 * round4(c_in)`` (four pixels widened to int16); any other one with ``k4 = round4(kh * kw *
+    c_in)`` four int16 im2col columns and their four byte stages, ``12 * k4``, when ``k4 <= 64``,
+    else one column, ``2 * k4``."""
     kh, kw = kernel
     if (kh, kw) == (1, 1) and not any(pads):
         return 8 * align(in_c, 4)
-    return 2 * align(kh * kw * in_c, 4)
+    k4 = align(kh * kw * in_c, 4)
+    return 12 * k4 if k4 <= 64 else 2 * k4
 
 
 def fully_connected_scratch(k: int) -> int:
