@@ -21,20 +21,27 @@ mcu_status_t mcu_mean_s8(const mcu_src_t *in, int32_t axes, const mcu_mean_quant
     oh = rh ? 1 : in->h;
     ow = rw ? 1 : in->w;
     oc = rc ? 1 : in->c;
-    for (i = 0; i < oh; ++i) {
-        for (j = 0; j < ow; ++j) {
-            for (k = 0; k < oc; ++k) {
-                int32_t sum = 0;
-                for (y = rh ? 0 : i; y < (rh ? in->h : i + 1); ++y) {
-                    for (x = rw ? 0 : j; x < (rw ? in->w : j + 1); ++x) {
-                        const int8_t *px = in->data + (ptrdiff_t)y * in->row_stride + (ptrdiff_t)x * in->pix_stride;
-                        for (c = rc ? 0 : k; c < (rc ? in->c : k + 1); ++c) {
-                            sum += px[c];
+    {
+        /* Each output sums ny x nx x nc values from its first one (the loop bounds hoisted). */
+        const int32_t ny = rh ? in->h : 1, nx = rw ? in->w : 1, nc = rc ? in->c : 1;
+        const ptrdiff_t rs = in->row_stride, ps = in->pix_stride;
+        const int32_t zp_sum = q->input_zero_point * q->count, mult = q->multiplier, shift = q->shift;
+        const int32_t out_zp = q->output_zero_point;
+        for (i = 0; i < oh; ++i) {
+            for (j = 0; j < ow; ++j) {
+                const int8_t *first = in->data + (ptrdiff_t)i * rs + (ptrdiff_t)j * ps;
+                for (k = 0; k < oc; ++k, ++first) {
+                    int32_t sum = 0;
+                    for (y = 0; y < ny; ++y) {
+                        for (x = 0; x < nx; ++x) {
+                            const int8_t *px = first + (ptrdiff_t)y * rs + (ptrdiff_t)x * ps;
+                            for (c = 0; c < nc; ++c) {
+                                sum += px[c];
+                            }
                         }
                     }
+                    out[n++] = mcu_requantize_s8(sum - zp_sum, mult, shift, out_zp, -128, 127);
                 }
-                sum -= q->input_zero_point * q->count;
-                out[n++] = mcu_requantize_s8(sum, q->multiplier, q->shift, q->output_zero_point, -128, 127);
             }
         }
     }
