@@ -10,24 +10,6 @@
 
 #if defined(MCU_RT_USE_DSP)
 /*
- * SMMLAR: acc + mcu_smmulr(a, b), exact (the operands here never wrap). No ACLE intrinsic: inline
- * assembly on Arm, like mcu_smmulr.
- */
-#if defined(MCU_RT_EMULATE_ACLE)
-static inline int32_t add_smmlar(int32_t a, int32_t b, int32_t acc)
-{
-    return (int32_t)((uint32_t)acc + (uint32_t)mcu_smmulr(a, b));
-}
-#else
-static inline int32_t add_smmlar(int32_t a, int32_t b, int32_t acc)
-{
-    int32_t r;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
-    return r;
-}
-#endif
-
-/*
  * The short forms' constants. An input x goes in as v = x * m2 + c = 2 * (x + offset) * 2^left_shift
  * (one MLA), the doubled accumulator that mcu_rqs_apply's SMMULR wants; its rescale is then
  *   shift 0 (TFLite gives the input of the larger scale multiplier 2^30, shift 0): SMMULR(v, mult),
@@ -88,7 +70,7 @@ static inline __attribute__((always_inline)) int32_t add_rescale(int32_t v, cons
     if (!rounds) {
         return mcu_smmulr(v, r->mult);
     }
-    return (add_smmlar(v, r->mult, r->add) + (v >> 31)) >> r->right;
+    return (mcu_smmlar(v, r->mult, r->add) + (v >> 31)) >> r->right;
 }
 
 /*
@@ -108,7 +90,7 @@ static inline __attribute__((always_inline)) void add_short_run(const int8_t *pa
         const int32_t ra = add_rescale(pa[i] * m2 + c1, &in1, rounds1);
         const int32_t rb = add_rescale(pb[i] * m2 + c2, &in2, rounds2);
         const int32_t sum = ra + rb;
-        const int32_t y = (add_smmlar(sum * 2, out.mult, out.add) + (sum >> 31)) >> out.right;
+        const int32_t y = (mcu_smmlar(sum * 2, out.mult, out.add) + (sum >> 31)) >> out.right;
         po[i] = full ? (int8_t)mcu_ssat8(y) : mcu_clamp_s8(y, act_min, act_max);
     }
 }

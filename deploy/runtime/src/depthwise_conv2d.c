@@ -94,24 +94,6 @@ static inline __attribute__((always_inline)) void dw_block(
 
 #if defined(MCU_RT_USE_DSP)
 /*
- * SMMLAR: acc + mcu_smmulr(a, b) (wrapping; the callers' operands never wrap). No ACLE intrinsic, so
- * inline assembly on Arm, like mcu_smmulr.
- */
-#if defined(MCU_RT_EMULATE_ACLE)
-static inline int32_t dw_smmlar(int32_t a, int32_t b, int32_t acc)
-{
-    return (int32_t)((uint32_t)acc + (uint32_t)mcu_smmulr(a, b));
-}
-#else
-static inline int32_t dw_smmlar(int32_t a, int32_t b, int32_t acc)
-{
-    int32_t r;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
-    return r;
-}
-#endif
-
-/*
  * Group modes: 2 when every channel passes mcu_rqs_make with a multiplier >= 0; the weights and the
  * bias are then stored doubled, so the sums are 2 * acc (|acc| < 2^30: exact, and 2 * w fits an
  * int16 lane), and the output is (SMMLAR(2 acc, mult, add) + (acc >> 31)) >> right: mcu_rqs_apply
@@ -310,10 +292,10 @@ static inline __attribute__((always_inline)) void dw_store4(const mcu_dw_group_t
 {
     const int32_t act_min = q->act_min, act_max = q->act_max;
     if (d->mode == 2) {
-        const int32_t y0 = (dw_smmlar(a0, d->rqs[0][0], d->rqs[0][1]) + (a0 >> 31)) >> d->right[0];
-        const int32_t y1 = (dw_smmlar(a1, d->rqs[1][0], d->rqs[1][1]) + (a1 >> 31)) >> d->right[1];
-        const int32_t y2 = (dw_smmlar(a2, d->rqs[2][0], d->rqs[2][1]) + (a2 >> 31)) >> d->right[2];
-        const int32_t y3 = (dw_smmlar(a3, d->rqs[3][0], d->rqs[3][1]) + (a3 >> 31)) >> d->right[3];
+        const int32_t y0 = (mcu_smmlar(a0, d->rqs[0][0], d->rqs[0][1]) + (a0 >> 31)) >> d->right[0];
+        const int32_t y1 = (mcu_smmlar(a1, d->rqs[1][0], d->rqs[1][1]) + (a1 >> 31)) >> d->right[1];
+        const int32_t y2 = (mcu_smmlar(a2, d->rqs[2][0], d->rqs[2][1]) + (a2 >> 31)) >> d->right[2];
+        const int32_t y3 = (mcu_smmlar(a3, d->rqs[3][0], d->rqs[3][1]) + (a3 >> 31)) >> d->right[3];
         if (full) {
             dst[0] = (int8_t)mcu_ssat8(y0);
             dst[1] = (int8_t)mcu_ssat8(y1);
@@ -352,7 +334,7 @@ static inline void dw_store4_rqs(const int32_t *prm, int32_t a0, int32_t a1, int
     const int32_t a[4] = {a0, a1, a2, a3};
     int32_t j;
     for (j = 0; j < 4; ++j) {
-        const int32_t y = (dw_smmlar(a[j], prm[2 * j], prm[2 * j + 1]) + (a[j] >> 31)) >> prm[8 + j];
+        const int32_t y = (mcu_smmlar(a[j], prm[2 * j], prm[2 * j + 1]) + (a[j] >> 31)) >> prm[8 + j];
         dst[j] = (int8_t)mcu_ssat8(y);
     }
 }
@@ -388,7 +370,7 @@ static inline void dw_store4_rqs_clamp(const int32_t *prm, int32_t a0, int32_t a
     const int32_t lo = (int8_t)(lo4 & 0xFF), hi = (int8_t)(hi4 & 0xFF);
     int32_t j;
     for (j = 0; j < 4; ++j) {
-        const int32_t y = (dw_smmlar(a[j], prm[2 * j], prm[2 * j + 1]) + (a[j] >> 31)) >> prm[8 + j];
+        const int32_t y = (mcu_smmlar(a[j], prm[2 * j], prm[2 * j + 1]) + (a[j] >> 31)) >> prm[8 + j];
         dst[j] = mcu_clamp_s8(mcu_ssat8(y), lo, hi);
     }
 }
@@ -469,7 +451,7 @@ static void mcu_internal_dw_run(dw_run_t *r, const int32_t *wp, int32_t off2, in
                 const mcu_dw_group_t *const d = r->g;
                 int32_t j;
                 for (j = 0; j < 4; ++j) {
-                    const int32_t y = mcu_ssat8(dw_smmlar(a[j], d->rqs[j][0], d->rqs[j][1]) >> d->right[j]);
+                    const int32_t y = mcu_ssat8(mcu_smmlar(a[j], d->rqs[j][0], d->rqs[j][1]) >> d->right[j]);
                     r->dst[j] = fast == 1 ? (int8_t)y
                                           : mcu_clamp_s8(y, (int8_t)(r->lo4 & 0xFF), (int8_t)(r->hi4 & 0xFF));
                 }

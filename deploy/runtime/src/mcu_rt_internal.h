@@ -88,12 +88,18 @@ static inline int32_t mcu_smlatt(int32_t a, int32_t b, int32_t acc)
 
 /*
  * mcu_smmulr(a, b) = (a * b + 2^31) >> 32 (int64 product, arithmetic shift): SMMULR.
+ * mcu_smmlar(a, b, acc) = acc + mcu_smmulr(a, b) (wrapping; the callers' operands never wrap): SMMLAR.
  * mcu_ssat8(y) = y clamped to [-128, 127]: SSAT #8.
  */
 #if defined(MCU_RT_EMULATE_ACLE)
 static inline int32_t mcu_smmulr(int32_t a, int32_t b)
 {
     return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
+}
+
+static inline int32_t mcu_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)mcu_smmulr(a, b));
 }
 
 static inline int32_t mcu_ssat8(int32_t y)
@@ -105,6 +111,14 @@ static inline int32_t mcu_smmulr(int32_t a, int32_t b)
 {
     int32_t r;
     __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* No ACLE intrinsic for SMMLAR either. */
+static inline int32_t mcu_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
     return r;
 }
 
