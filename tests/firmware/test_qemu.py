@@ -130,6 +130,35 @@ def test_small_general_convs_four_columns_through_the_assembly(tmp_path: Path, k
     assert_bitexact(run.outputs, refs)
 
 
+# (hw, in_c, out_c, stride, activation): output pixel counts that leave one or two pixels after the
+# blocks of four (or only those), in_c / 4 odd and even, out_c % 4 from 0 to 3, in_c % 4 != 0.
+PW_LEFTOVER_CASES = [((3, 3), 8, 11, 1, 'none'), ((5, 2), 12, 6, 1, 'relu6'), ((1, 1), 4, 8, 1, 'relu'),
+                     ((1, 2), 20, 5, 1, 'none'), ((5, 5), 24, 13, 1, 'relu6'), ((9, 17), 16, 7, 2, 'none'),
+                     ((3, 3), 6, 9, 1, 'relu6')]
+
+
+@pytest.mark.parametrize('hw,ci,co,stride,act', PW_LEFTOVER_CASES)
+def test_pointwise_leftover_pixels_through_the_assembly(tmp_path: Path, hw, ci: int, co: int, stride: int,
+                                                        act: str) -> None:
+    """1x1 convs whose last one or two pixels take the one-column path (four filter rows at a time,
+    the last out_c % 4 rows two and one at a time), full and clamped activation ranges."""
+    from mcudet.deploy.builder import GraphBuilder
+
+    rng = np.random.default_rng(hw[0] * 1000 + hw[1] * 100 + ci * 10 + co)
+    b = GraphBuilder(f'pw_c{ci}x{co}_{hw[0]}x{hw[1]}_s{stride}')
+    x = b.input('x', (1, *hw, ci), 0.03, int(rng.integers(-20, 20)))
+    w = rng.integers(-127, 128, size=(co, 1, 1, ci)).astype(np.int8)
+    bias = rng.integers(-2000, 2000, co).astype(np.int32)
+    y = b.conv2d('conv', x, w, bias, (10 ** rng.uniform(-3, -2, co)).astype(np.float32), 0.1,
+                 int(rng.integers(-128, -100)), stride=(stride, stride), activation=act)
+    b.output(y)
+    graph = b.build()
+    ins = [rng.integers(-128, 128, size=(1, *hw, ci)).astype(np.int8)]
+    _, frames, refs = exported(graph, tmp_path, [ins], tflite=False)
+    run = run_firmware(build_firmware(tmp_path, M4, dsp=True), frames, count='none')
+    assert_bitexact(run.outputs, refs)
+
+
 @pytest.fixture(scope='module')
 def backbone():
     graph = graph_from_spec(zoo.get_spec('mbv2-w0.35-r144'), input_hw=(48, 48))

@@ -3,7 +3,7 @@
  * pixel is its input pixel times the [out_c][in_c] filter matrix. DSP path: pixels in fours, all
  * widened once to int16 (input offset added, reordered for __smlad) into the scratch, then one
  * filter row x four pixels per step (dsp_column.c); on the fast path a last block of one or two
- * pixels goes pixel by pixel through the general conv's column rows, one of three repeats its
+ * pixels goes pixel by pixel, four filter rows x one column at a time, one of three repeats its
  * last pixel. Portable path: each input pixel widened to int16 (input offset added) in the
  * scratch, then four filter rows at a time (portable_column.c).
  * Because a pixel is read whole before its outputs are written, in raster order, the output may
@@ -61,7 +61,28 @@ mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const 
             const int32_t left = pixels - p < 4 ? pixels - p : 4;
             const int8_t *src[4];
             int8_t *dst[4];
-            for (i = 0; i < left; ++i) {
+            i = 0;
+            if (left == 4 && ox + 4 <= out_w) {
+                /* Four pixels in one row (unrolled): the row change, if any, tested once after them. */
+                src[0] = s_at;
+                src[1] = s_at + s_pix;
+                src[2] = src[1] + s_pix;
+                src[3] = src[2] + s_pix;
+                dst[0] = d_at;
+                dst[1] = d_at + d_pix;
+                dst[2] = dst[1] + d_pix;
+                dst[3] = dst[2] + d_pix;
+                i = 4;
+                if ((ox += 4) < out_w) {
+                    s_at = src[3] + s_pix;
+                    d_at = dst[3] + d_pix;
+                } else if (++oy < out_h) {
+                    ox = 0;
+                    s_at = in_data + (ptrdiff_t)oy * s_row;
+                    d_at = out_data + (ptrdiff_t)oy * d_row;
+                }
+            }
+            for (; i < left; ++i) {
                 src[i] = s_at;
                 dst[i] = d_at;
                 if (++ox < out_w) {
@@ -74,10 +95,10 @@ mcu_status_t mcu_conv2d_1x1_s8(const mcu_src_t *in, const int8_t *filter, const 
                 }
             }
             if (fast && left < 3) {
-                /* One or two pixels: one column each (dsp_column.c's general-conv rows), in order. */
+                /* One or two pixels: one column each (four filter rows at a time), in order. */
                 for (i = 0; i < left; ++i) {
                     mcu_internal_col_pack(buf, src[i], ci, in_off);
-                    mcu_internal_col_outputs_fast(buf, ci, filter, bias, co, q, dst[i]);
+                    mcu_internal_col1_outputs_fast(buf, ci, filter, bias, co, q, dst[i]);
                 }
                 break;
             }

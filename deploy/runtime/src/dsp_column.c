@@ -227,15 +227,24 @@ int mcu_internal_rqs_layer_ok(int32_t k, const int32_t *bias, int32_t n, const m
 /*
  * mcu_internal_rqs_layer_ok (mcu_rqs_make on every channel, in 32-bit steps: |add| = u * 2^(R-1)
  * with u = |2 * output_offset + 1|, so |add| + a <= INT32_MAX - 2 iff u <= (INT32_MAX - 2 - a) >>
- * (R - 1) once a < 2^30), k a multiple of 4 and at least 4, and every multiplier >= 0 (pw_rq takes
- * the rounding's sign from the sum).
+ * (R - 1) once a < 2^30), k a multiple of 4 and at least 4, and every multiplier >= 0 (pw_rq
+ * takes the rounding's sign from the sum). The test only gets harder as t = R - 1 or a grows, so
+ * it runs first on bounds of both over all channels: the largest t (unsigned) and an OR of
+ * b ^ (b >> 31) = |b| - (b < 0), a few instructions per channel (an OR of the t's instead would
+ * often reach 31 from one outlier channel); only when the bounds fail are the channels tested one
+ * by one.
  */
+static int pw4_channels_ok(uint32_t t, uint32_t a, uint32_t u)
+{
+    return t <= 29u && a < (1u << 30) && u <= ((uint32_t)INT32_MAX - 2u - a) >> t;
+}
+
 int mcu_internal_pw4_fast_ok(int32_t k, const int32_t *bias, int32_t n, const mcu_conv_quant_t *q)
 {
     const int32_t range = mcu_rqs_acc_range(k, q->input_offset);
     const int64_t oo21 = 2 * (int64_t)q->output_offset + 1;
     const int32_t *mult = q->multiplier, *shift = q->shift;
-    uint32_t u, sign = 0;
+    uint32_t u, sign = 0, tmax = 0, bor = 0;
     int32_t j;
     if (k < 4 || (k & 3) != 0 || bias == NULL) {
         return 0;
@@ -248,15 +257,26 @@ int mcu_internal_pw4_fast_ok(int32_t k, const int32_t *bias, int32_t n, const mc
     }
     u = (uint32_t)(oo21 < 0 ? -oo21 : oo21);
     for (j = 0; j < n; ++j) {
-        const uint32_t t = (uint32_t)~shift[j]; /* R - 1 */
-        const int32_t b = bias[j];
-        const uint32_t a = (b < 0 ? 0u - (uint32_t)b : (uint32_t)b) + (uint32_t)range;
-        if (t > 29u || a >= (1u << 30) || u > ((uint32_t)INT32_MAX - 2u - a) >> t) {
-            return 0;
-        }
+        const uint32_t t = (uint32_t)~shift[j];
+        tmax = t > tmax ? t : tmax;
+        bor |= (uint32_t)(bias[j] ^ (bias[j] >> 31));
         sign |= (uint32_t)mult[j];
     }
-    return (sign >> 31) == 0;
+    if ((sign >> 31) != 0) {
+        return 0;
+    }
+    /* bor + 1 >= |b| on every channel (at most 2^31: no wrap with range < 2^29). */
+    if (pw4_channels_ok(tmax, bor + 1u + (uint32_t)range, u)) {
+        return 1;
+    }
+    for (j = 0; j < n; ++j) {
+        const int32_t b = bias[j];
+        const uint32_t a = (b < 0 ? 0u - (uint32_t)b : (uint32_t)b) + (uint32_t)range;
+        if (!pw4_channels_ok((uint32_t)~shift[j], a, u)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* y clamped to [lo, hi]; full: the range is [-128, 127] (one SSAT). */
@@ -330,20 +350,20 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
  * (rows are consecutive: the row loop leaves it at row j + 1), %[c] the cursor into bias[];
  * everything else is in memory (14 registers are all there are): the pixels' start and, through
  * stp, the state pw4_fast lays out for the LDMs (mult and shift by offset from c, oo21, the end of
- * bias[], pixel a's output cursor and pixels b, c, d's offsets from it, the clamp bytes). Per row:
- *   PRO   the doubled bias into a2 (the four sums start from it in FIRST), x to the pixels' start;
+ * bias[], pixel a's output cursor and pixels b, c, d's offsets from it, then the pixels' start or
+ * the clamp bytes). x enters at the pixels' start and is put back there by the stores. Per row:
+ *   PRO   the doubled bias into a2 (the four sums start from it in FIRST);
  *   FIRST the first four channels, LDR + 2 SXTB16 + 2 LDM (pixels a, b, then c, d: 4 words each)
  *         + 8 SMLAD = 13 instructions per 16 MACs; STEP the same for the next four channels;
  *         FIRST, then (k / 4 - 1) % 4 STEPs, then fours of STEPs (LOOP) up to k;
  *   RQ    the channel's parameters, pw_rq on a0 .. a3 (each 2 * acc: the pixels are packed
  *         doubled; t = ~shift = R - 1, add = oo21 << t: pw_add), SSAT 8;
  *   then the stores (pixels b, c, d, then a, its cursor advanced) and the branch back.
- * 33 instructions per row besides FIRST, the STEPs and the loop tests (full range; 13 more clamped).
+ * 32 instructions per row besides FIRST, the STEPs and the loop tests (full range; 14 more clamped).
  */
 #define PW4_PRO                                                                                                 \
     "3:\n\t"                                                                                                    \
     "ldr %[a2], [%[c]], #4\n\t"                                                                                 \
-    "ldr %[x], %[xb]\n\t"                                                                                       \
     "lsl %[a2], %[a2], #1\n\t"
 #define PW4_LOAD                                                                                                \
     "ldr %[w0], [%[wp]], #4\n\t"                                                                                \
@@ -384,12 +404,13 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
     "ssat " y ", #8, " y ", asr #1\n\t"
 /*
  * c is at bias + j + 1 here: mult + j = c + dm, shift + j = c + ds. The first four words of the
- * state (dm, ds, oo21, the end of bias[]) in one LDM, x left at the next four; the compare with
- * the end sets the flags for the BNE at the end (no instruction up to it sets them).
+ * state (dm, ds, oo21, the end of bias[]) in one LDM, sp (w0 full range, x clamped: the registers
+ * the stores leave free) left at the next four; the compare with the end sets the flags for the
+ * BNE at the end (no instruction up to it sets them).
  */
-#define PW4_RQ                                                                                                  \
-    "ldr %[x], %[stp]\n\t"                                                                                      \
-    "ldmia %[x]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                             \
+#define PW4_RQ(sp)                                                                                              \
+    "ldr " sp ", %[stp]\n\t"                                                                                    \
+    "ldmia " sp "!, {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                           \
     "cmp %[c], %[p3]\n\t"                                                                                       \
     "ldr %[p0], [%[c], %[p0]]\n\t"                                                                              \
     "ldr %[p1], [%[c], %[p1]]\n\t"                                                                              \
@@ -397,22 +418,26 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
     "lsl %[p2], %[p2], %[p1]\n\t"                                                                               \
     PW4_RQS("%[a0]") PW4_RQS("%[a1]") PW4_RQS("%[a2]") PW4_RQS("%[a3]")
 /*
- * Full range: one SSAT is the clamp. The state's next four words (pixel a's output cursor, then
- * pixels b, c, d's offsets from it) in one LDM; byte stores, pixel a's last, its cursor advanced.
+ * Full range: one SSAT is the clamp. The state's next five words (pixel a's output cursor, pixels
+ * b, c, d's offsets from it, the pixels' start into x: x is above p3, LDM fills registers in
+ * ascending order) in one LDM; byte stores, pixel a's last, its cursor advanced.
  */
 #define PW4_STORE_FULL                                                                                          \
-    "ldmia %[x], {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                              \
+    PW4_RQ("%[w0]")                                                                                             \
+    "ldmia %[w0], {%[p0], %[p1], %[p2], %[p3], %[x]}\n\t"                                                       \
     "strb %[a1], [%[p0], %[p1]]\n\t"                                                                            \
     "strb %[a2], [%[p0], %[p2]]\n\t"                                                                            \
     "strb %[a3], [%[p0], %[p3]]\n\t"                                                                            \
     "strb %[a0], [%[p0]], #1\n\t"                                                                               \
-    "str %[p0], [%[x]]\n\t"
+    "str %[p0], [%[w0]]\n\t"
 /*
  * [act_min, act_max] inside [-128, 127]: the four bytes packed as (a0, a2, a1, a3), clamped all at
  * once (SSUB8 sets GE per byte, SEL picks: max with act_min, then min with act_max, each byte of
- * the state's lo4 / hi4, after the output words), then stored one by one as PW4_STORE_FULL.
+ * the state's lo4 / hi4, after the output words), then stored one by one as PW4_STORE_FULL; x
+ * back to the pixels' start.
  */
 #define PW4_STORE_CLAMP                                                                                         \
+    PW4_RQ("%[x]")                                                                                              \
     "pkhbt %[w0], %[a0], %[a1], lsl #16\n\t"                                                                    \
     "pkhbt %[w1], %[a2], %[a3], lsl #16\n\t"                                                                    \
     "uxtb16 %[w0], %[w0]\n\t"                                                                                   \
@@ -431,7 +456,8 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
     "lsr %[w1], %[w0], #24\n\t"                                                                                 \
     "strb %[w1], [%[p0], %[p3]]\n\t"                                                                            \
     "strb %[w0], [%[p0]], #1\n\t"                                                                               \
-    "str %[p0], [%[x]]\n\t"
+    "str %[p0], [%[x]]\n\t"                                                                                     \
+    "ldr %[x], %[xb]\n\t"
 #define PW4_NEXT "bne 3b"
 /*
  * The general conv's columns (mcu_internal_col_pw4_gap_outputs_fast): after the first group, the
@@ -442,15 +468,15 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
     "sub %[wp], %[wp], %[p0]\n\t"
 #define PW4_OUTS                                                                                                \
     [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w0] "=&r"(w0), [w1] "=&r"(w1),             \
-        [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3), [x] "=&r"(x), [wp] "+r"(wp),            \
+        [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3), [x] "+&r"(x), [wp] "+r"(wp),            \
         [c] "+r"(c), [st] "+m"(st)
 #define PW4_INS [xe] "r"(xe), [xb] "m"(buf), [stp] "m"(stp)
 #define PW4_ASM(body, store)                                                                                    \
-    __asm__ __volatile__(PW4_PRO body PW4_RQ store PW4_NEXT : PW4_OUTS : PW4_INS : "cc", "memory")
+    __asm__ __volatile__(PW4_PRO body store PW4_NEXT : PW4_OUTS : PW4_INS : "cc", "memory")
 #define PW4_ASM_FULL(body) PW4_ASM(body, PW4_STORE_FULL)
 #define PW4_ASM_CLAMP(body) PW4_ASM(body, PW4_STORE_CLAMP)
 #define PW4_ASM_GAP(body, store)                                                                                \
-    __asm__ __volatile__(PW4_PRO body PW4_RQ store PW4_NEXT                                                     \
+    __asm__ __volatile__(PW4_PRO body store PW4_NEXT                                                            \
                          : PW4_OUTS                                                                             \
                          : PW4_INS, [gap] "m"(gap)                                                              \
                          : "cc", "memory")
@@ -532,8 +558,9 @@ static inline __attribute__((always_inline)) void pw4_fast(const int16_t *buf, i
         /*
          * The asm's state, loaded by LDM: dm, ds (mult and shift by byte offset from the bias
          * cursor, see PW4_RQ), oo21, the end of bias[]; pixel a's output cursor and pixels b, c,
-         * d's byte offsets from it; the clamp bytes (act_min, act_max in each byte: SSUB8 / SEL).
-         * Offsets are byte differences, wrapping like the address adds.
+         * d's byte offsets from it; full range, the pixels' start (PW4_STORE_FULL), else the clamp
+         * bytes (act_min, act_max in each byte: SSUB8 / SEL). Offsets are byte differences,
+         * wrapping like the address adds.
          */
         int32_t st[10];
         int32_t *const stp = st;
@@ -543,7 +570,7 @@ static inline __attribute__((always_inline)) void pw4_fast(const int16_t *buf, i
         register int32_t p2 __asm__("r2");
         register int32_t p3 __asm__("r3");
         int32_t a0, a1, a2, a3, w0, w1;
-        const int16_t *x;
+        const int16_t *x = buf;
         st[0] = (int32_t)((uintptr_t)q->multiplier - (uintptr_t)bias) - 4;
         st[1] = (int32_t)((uintptr_t)q->shift - (uintptr_t)bias) - 4;
         st[2] = oo21;
@@ -553,6 +580,7 @@ static inline __attribute__((always_inline)) void pw4_fast(const int16_t *buf, i
         st[6] = (int32_t)((uintptr_t)out[2] - (uintptr_t)out[0]);
         st[7] = (int32_t)((uintptr_t)out[3] - (uintptr_t)out[0]);
         if (full) {
+            st[8] = (int32_t)(uintptr_t)buf;
             if (gapped) {
                 PW4_SHAPES(PW4_ASM_GAP_FULL, PW4_FIRST PW4_GAP);
             } else {
@@ -759,6 +787,151 @@ void mcu_internal_col_outputs_fast(const int16_t *col, int32_t k, const int8_t *
         } else {
             col_rows(col, k, filter, bias, j, n, q, out, 0);
         }
+    }
+}
+
+#if !defined(MCU_RT_EMULATE_ACLE)
+/*
+ * mcu_internal_col1_outputs_fast's loop over filter rows in fours in assembly: rows j .. j + 3 x
+ * the one column. Operands: %[a0] .. %[a3] the four sums bound to r0 .. r3 (the biases come in one
+ * LDM), %[c0], %[c1], %[v], %[t], %[x] scratch, %[wa] at row j and %[wb] at row j + 2 (rows j + 1,
+ * j + 3 at [wa, kk], [wb, kk]), %[kk] = k, %[xe] the column's end, %[mp] the cursor into mult[];
+ * bias[] and shift[] by offset from it, oo21, the end of mult[], the output cursor and the clamp
+ * bytes in memory. Per four rows:
+ *   PRO   the biases, x = the column;
+ *   GROUP LDRD (the column's two words) + 4 LDR + 8 SXTB16 + 8 SMLAD = 21 instructions per 16
+ *         MACs (1.31 / MAC, against col_pairs_fast's 1.375), unrolled twice, an odd number of
+ *         groups entering at the second (COL1_ODD); then wa, wb on to rows j + 4, j + 6;
+ *   RQ    pw_rq on 2 * a0 .. 2 * a3 (the column is not doubled), each its own channel;
+ *   ST    the four bytes in one word clamped at once (as PW4_STORE_CLAMP: a no-op on the range
+ *         [-128, 127]), one STR (unaligned: the output pixel starts anywhere).
+ */
+#define COL1_PRO                                                                                                \
+    "3:\n\t"                                                                                                    \
+    "ldr %[a0], %[db]\n\t"                                                                                      \
+    "add %[a0], %[a0], %[mp]\n\t"                                                                               \
+    "ldmia %[a0], {%[a0], %[a1], %[a2], %[a3]}\n\t"                                                             \
+    "ldr %[x], %[col]\n\t"
+#define COL1_ODD "b 2f\n"
+/* Row r's next four weights (the word at w) into sum a. */
+#define COL1_ROW(a, w)                                                                                          \
+    "ldr %[v], " w "\n\t"                                                                                       \
+    "sxtb16 %[t], %[v]\n\t"                                                                                     \
+    "smlad " a ", %[c0], %[t], " a "\n\t"                                                                       \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                                             \
+    "smlad " a ", %[c1], %[v], " a "\n\t"
+#define COL1_GROUP                                                                                              \
+    "ldrd %[c0], %[c1], [%[x]], #8\n\t" COL1_ROW("%[a1]", "[%[wa], %[kk]]") COL1_ROW("%[a0]", "[%[wa]], #4")    \
+        COL1_ROW("%[a3]", "[%[wb], %[kk]]") COL1_ROW("%[a2]", "[%[wb]], #4")
+#define COL1_LOOP                                                                                               \
+    "1:\n\t" COL1_GROUP "2:\n\t" COL1_GROUP                                                                     \
+    "cmp %[x], %[xe]\n\t"                                                                                       \
+    "blo 1b\n\t"                                                                                                \
+    "add %[wa], %[wb], %[kk]\n\t"                                                                               \
+    "add %[wb], %[wa], %[kk], lsl #1\n\t"
+/*
+ * y = pw_rq(2 * y, m, t, add), SSAT 8, for row j + i: m from [mp] (advanced by 16 on the first
+ * row, so the others are behind it), the shift from c0 = shift + j, oo21 in c1.
+ */
+#define COL1_RQS(y, mload, soff)                                                                                \
+    "ldr %[v], " mload "\n\t"                                                                                   \
+    "ldr %[t], [%[c0], #" soff "]\n\t"                                                                          \
+    "mvn %[t], %[t]\n\t"                                                                                        \
+    "lsl %[x], %[c1], %[t]\n\t"                                                                                 \
+    "lsl " y ", " y ", #1\n\t"                                                                                  \
+    "smmlar %[v], " y ", %[v], %[x]\n\t"                                                                        \
+    "add " y ", %[v], " y ", asr #31\n\t"                                                                       \
+    "asr " y ", " y ", %[t]\n\t"                                                                                \
+    "ssat " y ", #8, " y ", asr #1\n\t"
+/* The state: shift - mult (bytes), oo21, the end of mult[], the output cursor, lo4, hi4. */
+#define COL1_RQ                                                                                                 \
+    "ldr %[x], %[stp]\n\t"                                                                                      \
+    "ldrd %[c0], %[c1], [%[x]]\n\t"                                                                             \
+    "add %[c0], %[c0], %[mp]\n\t"                                                                               \
+    COL1_RQS("%[a0]", "[%[mp]], #16", "0") COL1_RQS("%[a1]", "[%[mp], #-12]", "4")                              \
+    COL1_RQS("%[a2]", "[%[mp], #-8]", "8") COL1_RQS("%[a3]", "[%[mp], #-4]", "12")
+#define COL1_ST                                                                                                 \
+    "ldr %[x], %[stp]\n\t"                                                                                      \
+    "ldrd %[c0], %[c1], [%[x], #8]\n\t"                                                                         \
+    "cmp %[mp], %[c0]\n\t"                                                                                      \
+    "bfi %[a0], %[a1], #8, #8\n\t"                                                                              \
+    "bfi %[a0], %[a2], #16, #8\n\t"                                                                             \
+    "bfi %[a0], %[a3], #24, #8\n\t"                                                                             \
+    "ldrd %[v], %[t], [%[x], #16]\n\t"                                                                          \
+    "ssub8 %[c0], %[a0], %[v]\n\t"                                                                              \
+    "sel %[a0], %[a0], %[v]\n\t"                                                                                \
+    "ssub8 %[c0], %[t], %[a0]\n\t"                                                                              \
+    "sel %[a0], %[a0], %[t]\n\t"                                                                                \
+    "str %[a0], [%[c1]], #4\n\t"                                                                                \
+    "str %[c1], [%[x], #12]\n\t"                                                                                \
+    "bne 3b"
+#define COL1_ASM(entry)                                                                                         \
+    __asm__ __volatile__(COL1_PRO entry COL1_LOOP COL1_RQ COL1_ST                                               \
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [c0] "=&r"(c0),      \
+                           [c1] "=&r"(c1), [v] "=&r"(v), [t] "=&r"(t), [x] "=&r"(x), [wa] "+r"(wa),             \
+                           [wb] "+r"(wb), [mp] "+r"(mp), [st] "+m"(st)                                          \
+                         : [xe] "r"(xe), [kk] "r"(k), [col] "m"(col), [db] "m"(db), [stp] "m"(stp)              \
+                         : "cc", "memory")
+#endif
+
+void mcu_internal_col1_outputs_fast(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias,
+                                    int32_t n, const mcu_conv_quant_t *q, int8_t *out)
+{
+    const int32_t n4 = n & ~3;
+    const int32_t oo21 = (int32_t)(2u * (uint32_t)q->output_offset + 1u);
+    const int16_t *const xe = col + k;
+#if defined(MCU_RT_EMULATE_ACLE)
+    const int32_t *mult = q->multiplier, *shift = q->shift;
+    int32_t j, i;
+    for (j = 0; j < n4; j += 4) {
+        const int8_t *const w = filter + (size_t)j * (size_t)k;
+        int32_t a[4];
+        for (i = 0; i < 4; ++i) {
+            const int16_t *x = col;
+            const int8_t *wa = w + (size_t)i * (size_t)k;
+            const int32_t t = ~shift[j + i];
+            a[i] = bias[j + i];
+            for (; x < xe; x += 4, wa += 4) {
+                a[i] = group1(mcu_load_s32(x), mcu_load_s32(x + 2), mcu_load_u32(wa), a[i]);
+            }
+            out[j + i] = (int8_t)pw_rq((int32_t)((uint32_t)a[i] << 1), mult[j + i], t,
+                                       (int32_t)((uint32_t)oo21 << t), 0, q->act_min, q->act_max);
+        }
+    }
+#else
+    if (n4 > 0) {
+        /* COL1_RQ's and COL1_ST's state, and bias[] by offset from the mult[] cursor (COL1_PRO). */
+        int32_t st[6];
+        int32_t *const stp = st;
+        const int32_t db = (int32_t)((uintptr_t)bias - (uintptr_t)q->multiplier);
+        const int8_t *wa = filter, *wb = filter + 2 * (size_t)k;
+        const int32_t *mp = q->multiplier;
+        register int32_t a0 __asm__("r0");
+        register int32_t a1 __asm__("r1");
+        register int32_t a2 __asm__("r2");
+        register int32_t a3 __asm__("r3");
+        int32_t c0, c1, v, t;
+        const int16_t *x;
+        st[0] = (int32_t)((uintptr_t)q->shift - (uintptr_t)q->multiplier);
+        st[1] = oo21;
+        st[2] = (int32_t)(uintptr_t)(q->multiplier + n4);
+        st[3] = (int32_t)(uintptr_t)out;
+        st[4] = (int32_t)(((uint32_t)q->act_min & 0xFFu) * 0x01010101u);
+        st[5] = (int32_t)(((uint32_t)q->act_max & 0xFFu) * 0x01010101u);
+        if ((k & 4) != 0) {
+            COL1_ASM(COL1_ODD);
+        } else {
+            COL1_ASM("");
+        }
+    }
+#endif
+    if (n4 < n) {
+        /* The last n % 4 rows: mcu_internal_col_outputs_fast on them (parameters from row n4 on). */
+        mcu_conv_quant_t rest = *q;
+        rest.multiplier += n4;
+        rest.shift += n4;
+        mcu_internal_col_outputs_fast(col, k, filter + (size_t)n4 * (size_t)k, bias + n4, n - n4, &rest,
+                                      out + n4);
     }
 }
 

@@ -481,13 +481,20 @@ int mcu_internal_rqs_layer_ok(int32_t k, const int32_t *bias, int32_t n, const m
 /*
  * mcu_internal_rqs_layer_ok for a 1x1 layer (k input channels, n output channels), k also a
  * multiple of 4 and every multiplier >= 0: mcu_internal_col_pw4_outputs_fast may replace
- * mcu_internal_col_pw4_outputs (and, for a single pixel, mcu_internal_col_outputs_fast applies).
+ * mcu_internal_col_pw4_outputs (and, for a single pixel, mcu_internal_col1_outputs_fast applies).
  */
 int mcu_internal_pw4_fast_ok(int32_t k, const int32_t *bias, int32_t n, const mcu_conv_quant_t *q);
 
 /* mcu_internal_col_outputs, bit-exact, on a layer where mcu_internal_rqs_layer_ok(k, ...) holds. */
 void mcu_internal_col_outputs_fast(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias,
                                    int32_t n, const mcu_conv_quant_t *q, int8_t *out);
+
+/*
+ * mcu_internal_col_outputs_fast on a layer where mcu_internal_pw4_fast_ok holds (k a multiple of
+ * 4), the column from mcu_internal_col_pack: four filter rows at a time (the 1x1's single pixels).
+ */
+void mcu_internal_col1_outputs_fast(const int16_t *col, int32_t k, const int8_t *filter, const int32_t *bias,
+                                    int32_t n, const mcu_conv_quant_t *q, int8_t *out);
 
 /*
  * mcu_internal_col_pw4_outputs, bit-exact, on a layer where mcu_internal_pw4_fast_ok holds, from
