@@ -69,9 +69,13 @@ def test_dsp_assembly_kernels_on_random_shapes(tmp_path: Path, kind: str, seed: 
     assert_bitexact(run.outputs, refs)
 
 
+# (kernel, hw, stride, activation). The relu / relu6 cases of 5 x 5 and 7 x 7 kernels take
+# mcu_internal_dw_border: rows in and partly out of the map, strides 1 and 2, with (11, 14) stride 2
+# several interior pixels in one run of rows with kernel rows out of the map.
 BORDER_CASES = [(7, (1, 9), 1, 'none'), (7, (2, 3), 1, 'relu6'), (7, (5, 8), 2, 'none'),
                 (7, (9, 6), 1, 'relu'), (5, (1, 2), 1, 'relu6'), (5, (6, 7), 2, 'none'),
-                (3, (1, 1), 1, 'none'), (3, (4, 9), 2, 'relu6')]
+                (3, (1, 1), 1, 'none'), (3, (4, 9), 2, 'relu6'), (7, (11, 14), 2, 'relu6'),
+                (5, (7, 5), 2, 'relu'), (5, (12, 11), 1, 'relu6'), (7, (3, 4), 1, 'relu')]
 
 
 @pytest.mark.parametrize('k,hw,stride,act', BORDER_CASES)

@@ -10,7 +10,9 @@
  * group; interior pixels of 3/5/7-wide kernels in Cortex-M assembly (DW_PIXEL), border pixels
  * (dilation 1) in the same assembly over their in-map taps (DW_BPIXEL). With relu-type clamps,
  * square kernels and dilation 1, mcu_internal_dw_run takes the interior pixels of rows whose
- * kernel rows all lie in the map, and whole 3 x 3 rows of all groups at once. Portable path
+ * kernel rows all lie in the map, and whole 3 x 3 rows of all groups at once; with relu-type
+ * clamps, dilation 1 and all groups in mode 2, mcu_internal_dw_border whole rows of 5 x 5 and
+ * 7 x 7 kernels, a group at a time. Portable path
  * (depth multiplier 1, at least 4 channels): blocks of 16 channels (of 4 below 16 channels), see
  * dw_block.
  */
@@ -415,7 +417,8 @@ static inline void dw_store4_rqs_clamp(const int32_t *prm, int32_t a0, int32_t a
  * weights (kw * kw taps a group: the prepared weights of all groups, wprep), dst0 and kr moved on
  * by a group, so that a 3 x 3 row of all groups is a few calls instead of dw_row_prep_k's C per
  * group (about 250 instructions a group and row on vww.tflite). Rows of 5 x 5 and 7 x 7 kernels
- * partly out of the map gain little here over DW_PIXEL (measured on vww.tflite), so they take it.
+ * take it only where mcu_internal_dw_border does not apply (a group not in mode 2, more than
+ * MCU_DW_BRUNS runs in a row).
  * Only with act_min >= output_offset (relu, relu6): then the outputs are y = SMMLAR(a, mult, add) >>
  * right, clamped, without dw_store4_rqs's (a >> 31). That term only matters when a < 0, where with
  * mult >= 0 high = SMMULR(a, mult) <= 0 and both (high + add + [0 or -1]) >> right are at most
@@ -630,6 +633,211 @@ static void __attribute__((noinline)) mcu_internal_dw_run(dw_run_t *r, const int
 }
 #endif
 
+/*
+ * Rows of 5 x 5 and 7 x 7 kernels (dilation 1, mode 2, relu-type clamps as mcu_internal_dw_run's),
+ * all their pixels, in one assembly loop per group on Arm: in dw_row_prep_k's C loop each border
+ * pixel cost some 70 instructions besides its taps and store (tap range, switch, kernel-row cursors
+ * stored back, the store's call), and on vww.tflite's maps of 10 x 10 and less most pixels are border
+ * pixels or in rows with kernel rows out of the map. The row's pixels, the same for all groups, are
+ * computed once per row (dw_border_table) as runs of pixels whose n taps per kernel row in the map
+ * start at the same kernel column kx0: a border pixel alone, the interior pixels together. These
+ * take a few more instructions per kernel row than in mcu_internal_dw_run (a loop over the kernel
+ * rows, not unrolled), fewer than its per-group setup saved (vww.tflite: 18.56M -> 18.53M).
+ * At most MCU_DW_BRUNS runs in a row (more: the row takes dw_row_prep_k's loop).
+ */
+#define MCU_DW_BRUNS 8
+
+typedef struct {
+    uint32_t pos; /* the run's first pixel: its first in-map input column | its output column << 16 */
+    uint32_t run; /* n (taps per kernel row in the map) | 8 * kx0 (the first one's) | the pixel count << 16 */
+} dw_brun_t;
+
+/*
+ * kr[0..rows): the kernel rows in the map at column 0, kr[rows].cur NULL (the end of the row loop;
+ * on Arm kr[rows].tstep this struct, where the loop finds it again: no register is left for it).
+ * The fields after kr: the assembly's state; dstep, sw and lo4, hi4 adjacent (LDRD).
+ */
+typedef struct {
+    dw_krow_t kr[MCU_DW_KR_ROWS + 1];
+    const mcu_dw_group_t *g;
+    const int32_t *w;  /* the group's weights of its first kernel row in the map (kw taps a row) */
+    int8_t *dst0;      /* the group's output pixel 0 */
+    int8_t *dst;       /* the current output */
+    int32_t dstep, sw;
+    int32_t lo4, hi4;  /* the clamp bounds in all four bytes (full range: -128, 127) */
+    const int32_t *wp; /* the current run's first weights; wp, n and n, cnt adjacent */
+    int32_t n, cnt;    /* the current run's taps per kernel row, its pixels left */
+    const dw_brun_t *e, *eend;
+} dw_border_t;
+
+/*
+ * The runs of a row's pixels (kw wide, dilation 1) into t, their count: each pixel of [0, e0) and
+ * [e1, out_w) alone (no two of them have the same taps in the map), the interior [e0, e1) as one run;
+ * -1 when a pixel has no tap in the map, when the row takes more than MCU_DW_BRUNS runs or is too
+ * wide for the packed fields.
+ */
+static int32_t dw_border_table(dw_brun_t *t, int32_t in_w, int32_t out_w, int32_t sw, int32_t pad, int32_t kw,
+                               int32_t e0, int32_t e1)
+{
+    int32_t ox, n = 0;
+    if (in_w > 0xFFFF || out_w > 0xFFFF) {
+        return -1;
+    }
+    for (ox = 0; ox < out_w; ++ox) {
+        const int32_t x0 = ox * sw - pad;
+        int32_t kx0, kx1;
+        if (ox == e0 && e0 < e1) {
+            if (n == MCU_DW_BRUNS) {
+                return -1;
+            }
+            t[n].pos = (uint32_t)x0 | (uint32_t)ox << 16;
+            t[n].run = (uint32_t)kw | (uint32_t)(e1 - e0) << 16;
+            ++n;
+            ox = e1 - 1;
+            continue;
+        }
+        mcu_tap_range(x0, in_w, kw, 1, &kx0, &kx1);
+        if (kx1 <= kx0 || n == MCU_DW_BRUNS) {
+            return -1;
+        }
+        t[n].pos = (uint32_t)(x0 + kx0) | (uint32_t)ox << 16;
+        t[n].run = (uint32_t)(kx1 - kx0) | (uint32_t)(8 * kx0) | 1u << 16;
+        ++n;
+    }
+    return n;
+}
+
+#if defined(MCU_RT_EMULATE_ACLE)
+static void mcu_internal_dw_border(dw_border_t *b, int32_t off2, int32_t kw)
+{
+    const dw_brun_t *e;
+    for (e = b->e; e < b->eend; ++e) {
+        const int32_t n = (int32_t)(e->run & 7u), kx0 = (int32_t)((e->run & 0xFFFFu) >> 3);
+        int32_t col = (int32_t)(e->pos & 0xFFFFu), j, i, kx;
+        int8_t *dst = b->dst0 + (ptrdiff_t)(e->pos >> 16) * b->dstep;
+        for (j = 0; j < (int32_t)(e->run >> 16); ++j, col += b->sw, dst += b->dstep) {
+            const mcu_dw_group_t *const d = b->g;
+            int32_t a0 = d->bias[0], a1 = d->bias[1], a2 = d->bias[2], a3 = d->bias[3];
+            for (i = 0; b->kr[i].cur != NULL; ++i) {
+                const int8_t *const xp = b->kr[i].cur + (ptrdiff_t)col * b->kr[i].tstep;
+                for (kx = 0; kx < n; ++kx) {
+                    MCU_DW_TAP(xp + (ptrdiff_t)kx * b->kr[i].tstep, b->w + 2 * (kw * i + kx0 + kx));
+                }
+            }
+            {
+                const int32_t a[4] = {a0, a1, a2, a3};
+                for (i = 0; i < 4; ++i) {
+                    const int32_t y = mcu_ssat8(mcu_smmlar(a[i], d->rqs[i][0], d->rqs[i][1]) >> d->right[i]);
+                    dst[i] = mcu_clamp_s8(y, (int8_t)(b->lo4 & 0xFF), (int8_t)(b->hi4 & 0xFF));
+                }
+            }
+        }
+    }
+}
+#else
+/*
+ * The kernel rows of a pixel with N taps each (label L): the row's first tap at kr.cur + col * kr.tstep,
+ * then SKIP (the weights of the KW - N others), until the end mark (ts then the struct).
+ */
+#define DW_BRD_ROWS(N, L, SKIP)                                                                                 \
+    #L ":\n\t"                                                                                                  \
+    "mla %[xp], %[ts], %[col], %[xp]\n\t"                                                                       \
+    DW_ASM_TAPS##N SKIP                                                                                         \
+    "ldrd %[xp], %[ts], [%[krp]], #12\n\t"                                                                      \
+    "cmp %[xp], #0\n\t"                                                                                         \
+    "bne " #L "b\n\t"
+#define DW_BRD_BODY(KW, N, L) DW_BRD_ROWS(N, L, "add %[wp], %[wp], #8*(" #KW "-" #N ")\n\t") "b 30f\n\t"
+/* The bodies of n = 1 .. KW, the last one (no weights to skip) falling through to the outputs. */
+#define DW_BRD_BODIES5(KW)                                                                                      \
+    DW_BRD_BODY(KW, 1, 21) DW_BRD_BODY(KW, 2, 22) DW_BRD_BODY(KW, 3, 23) DW_BRD_BODY(KW, 4, 24)                 \
+    DW_BRD_ROWS(5, 25, "")
+#define DW_BRD_BODIES7(KW)                                                                                      \
+    DW_BRD_BODY(KW, 1, 21) DW_BRD_BODY(KW, 2, 22) DW_BRD_BODY(KW, 3, 23) DW_BRD_BODY(KW, 4, 24)                 \
+    DW_BRD_BODY(KW, 5, 25) DW_BRD_BODY(KW, 6, 26) DW_BRD_ROWS(7, 27, "")
+#define DW_BRD_TABLE5 ".2byte (21f-9b)/2, (21f-9b)/2, (22f-9b)/2, (23f-9b)/2, (24f-9b)/2, (25f-9b)/2\n\t"
+#define DW_BRD_TABLE7 DW_BRD_TABLE5 ".2byte (26f-9b)/2, (27f-9b)/2\n\t"
+/*
+ * Per run (40): its fields into the struct (dst, cnt, n, wp); per pixel (20): the bias, the kernel rows
+ * through the body of its n (TBH), the outputs as mcu_internal_dw_run's fast 2 (30), dst and col moved on.
+ */
+#define DW_BRD_ASM(KW)                                                                                          \
+    do {                                                                                                        \
+        int32_t a0, a1, a2, a3, xp, x, x02, w0, w1, wp, krp, col;                                              \
+        dw_border_t *ts = b;                                                                                    \
+        __asm__ volatile("b 40f\n\t"                                                                            \
+                         "20:\n\t"                                                                              \
+                         "ldr %[xp], [%[ts], #%c[og]]\n\t"                                                      \
+                         "ldrd %[a0], %[a1], [%[xp]]\n\t"                                                       \
+                         "ldrd %[a2], %[a3], [%[xp], #8]\n\t"                                                   \
+                         "ldrd %[wp], %[x], [%[ts], #%c[owp]]\n\t"                                              \
+                         "mov %[krp], %[ts]\n\t"                                                                \
+                         "ldrd %[xp], %[ts], [%[krp]], #12\n\t"                                                 \
+                         "tbh [pc, %[x], lsl #1]\n\t"                                                           \
+                         "9:\n\t"                                                                               \
+                         DW_BRD_TABLE##KW                                                                       \
+                         DW_BRD_BODIES##KW(KW)                                                                  \
+                         "30:\n\t"                                                                              \
+                         "ldr %[xp], [%[ts], #%c[og]]\n\t"                                                      \
+                         DW_RUN_RQ4("x02", "", "w0", "bfi %[x02], %[w0], #8, #8\n\t", "w0",                     \
+                                    "bfi %[x02], %[w0], #16, #8\n\t", "w0", "bfi %[x02], %[w0], #24, #8\n\t")  \
+                         "ldrd %[w0], %[w1], [%[ts], #%c[olo]]\n\t"                                             \
+                         "ssub8 %[a0], %[x02], %[w1]\n\t"                                                       \
+                         "sel %[x02], %[w1], %[x02]\n\t"                                                        \
+                         "ssub8 %[a0], %[x02], %[w0]\n\t"                                                       \
+                         "sel %[x02], %[x02], %[w0]\n\t"                                                        \
+                         "ldr %[x], [%[ts], #%c[odst]]\n\t"                                                     \
+                         "str %[x02], [%[x]]\n\t"                                                               \
+                         "ldrd %[w0], %[w1], [%[ts], #%c[odstep]]\n\t"                                          \
+                         "add %[x], %[x], %[w0]\n\t"                                                            \
+                         "str %[x], [%[ts], #%c[odst]]\n\t"                                                     \
+                         "add %[col], %[col], %[w1]\n\t"                                                        \
+                         "ldr %[w0], [%[ts], #%c[ocnt]]\n\t"                                                    \
+                         "subs %[w0], %[w0], #1\n\t"                                                            \
+                         "str %[w0], [%[ts], #%c[ocnt]]\n\t"                                                    \
+                         "bne 20b\n\t"                                                                          \
+                         "40:\n\t"                                                                              \
+                         "ldrd %[xp], %[x], [%[ts], #%c[oe]]\n\t"                                               \
+                         "cmp %[xp], %[x]\n\t"                                                                  \
+                         "beq 50f\n\t"                                                                          \
+                         "ldrd %[x02], %[w0], [%[xp]], #8\n\t"                                                  \
+                         "str %[xp], [%[ts], #%c[oe]]\n\t"                                                      \
+                         "uxth %[col], %[x02]\n\t"                                                              \
+                         "lsr %[x02], %[x02], #16\n\t"                                                          \
+                         "ldr %[x], [%[ts], #%c[odstep]]\n\t"                                                   \
+                         "ldr %[xp], [%[ts], #%c[odst0]]\n\t"                                                   \
+                         "mla %[x], %[x02], %[x], %[xp]\n\t"                                                    \
+                         "str %[x], [%[ts], #%c[odst]]\n\t"                                                     \
+                         "lsr %[x], %[w0], #16\n\t"                                                             \
+                         "and %[x02], %[w0], #7\n\t"                                                            \
+                         "strd %[x02], %[x], [%[ts], #%c[on]]\n\t"                                              \
+                         "ubfx %[w0], %[w0], #3, #13\n\t"                                                       \
+                         "ldr %[xp], [%[ts], #%c[ow]]\n\t"                                                      \
+                         "add %[xp], %[xp], %[w0], lsl #3\n\t"                                                  \
+                         "str %[xp], [%[ts], #%c[owp]]\n\t"                                                     \
+                         "b 20b\n\t"                                                                            \
+                         "50:\n\t"                                                                              \
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xp] "=&r"(xp),      \
+                           [x] "=&r"(x), [x02] "=&r"(x02), [w0] "=&r"(w0), [w1] "=&r"(w1), [wp] "=&r"(wp),      \
+                           [krp] "=&r"(krp), [col] "=&r"(col), [ts] "+&r"(ts)                                   \
+                         : [off2] "r"(off2), [og] "i"(offsetof(dw_border_t, g)),                                \
+                           [owp] "i"(offsetof(dw_border_t, wp)), [ow] "i"(offsetof(dw_border_t, w)),            \
+                           [odst] "i"(offsetof(dw_border_t, dst)), [odst0] "i"(offsetof(dw_border_t, dst0)),    \
+                           [odstep] "i"(offsetof(dw_border_t, dstep)), [olo] "i"(offsetof(dw_border_t, lo4)),   \
+                           [on] "i"(offsetof(dw_border_t, n)), [ocnt] "i"(offsetof(dw_border_t, cnt)),          \
+                           [oe] "i"(offsetof(dw_border_t, e)), [orqs] "i"(offsetof(mcu_dw_group_t, rqs)),       \
+                           [oright] "i"(offsetof(mcu_dw_group_t, right))                                        \
+                         : "cc", "memory");                                                                     \
+    } while (0)
+static void __attribute__((noinline)) mcu_internal_dw_border(dw_border_t *b, int32_t off2, int32_t kw)
+{
+    if (kw == 5) {
+        DW_BRD_ASM(5);
+    } else {
+        DW_BRD_ASM(7);
+    }
+}
+#endif
+
 /* The sums a0..a3 of the taps of output pixel x0 inside the map (any width, tap by tap). */
 #define DW_BORDER_PIXEL(x0)                                                                                     \
     do {                                                                                                        \
@@ -753,14 +961,18 @@ static inline __attribute__((always_inline)) void dw_row_prep_k(
     /* Interior pixels through mcu_internal_dw_run: a square kernel 3, 5 or 7 wide, all rows in the map. */
     const int runs = kw_const != 0 && dil == 1 && ky0 == 0 && ky1 == kw && win->kernel_h == kw;
     const int relu = q->act_min >= q->output_offset;
-    dw_run_t run;
-    dw_krow_t *const kr = run.kr;
+    union {
+        dw_run_t run;
+        dw_border_t b; /* rows of 5 x 5 and 7 x 7 kernels, where run is unused: one stack slot */
+    } u;
+    dw_run_t *const run = &u.run;
+    dw_krow_t *const kr = run->kr;
     int32_t g, ky, all2 = 1;
-    run.dstep = out_pix_stride;
-    run.sw = sw;
-    run.lo4 = lo4;
-    run.hi4 = hi4;
-    for (g = 0; g < p->groups && kw_const == 3; ++g) {
+    run->dstep = out_pix_stride;
+    run->sw = sw;
+    run->lo4 = lo4;
+    run->hi4 = hi4;
+    for (g = 0; g < p->groups && kw_const != 0; ++g) {
         all2 = all2 && p->g[g].mode == 2;
     }
     if (kw_const == 3 && dil == 1 && win->kernel_h == 3 && relu && p->wprep && all2 && (full || clamp_ok) &&
@@ -784,15 +996,54 @@ static inline __attribute__((always_inline)) void dw_row_prep_k(
                 kr[ky - ky0].cur = rows[ky] + (ptrdiff_t)(x0 + kx0) * row_pix[ky] + p->c0;
                 kr[ky - ky0].tstep = row_pix[ky];
             }
-            run.g = p->g;
-            run.groups = p->groups;
-            run.dst = run.dst0 = out_row + p->c0 + (ptrdiff_t)ox * out_pix_stride;
-            run.end = px * sw;
-            mcu_internal_dw_run(&run, p->w + 2 * (3 * ky0 + kx0), off2, 3, ky1 - ky0, kx1 - kx0,
+            run->g = p->g;
+            run->groups = p->groups;
+            run->dst = run->dst0 = out_row + p->c0 + (ptrdiff_t)ox * out_pix_stride;
+            run->end = px * sw;
+            mcu_internal_dw_run(run, p->w + 2 * (3 * ky0 + kx0), off2, 3, ky1 - ky0, kx1 - kx0,
                                 full ? 1 : 2);
             ox += px;
         }
         return;
+    }
+    if ((kw_const == 5 || kw_const == 7) && basm && relu && all2 && (full || clamp_ok)) {
+        /*
+         * All groups mode 2: the row through mcu_internal_dw_border group by group, the kernel rows'
+         * cursors set once and moved on by a group (the weights unpacked per group unless wprep).
+         */
+        dw_brun_t t[MCU_DW_BRUNS];
+        const int32_t nt = dw_border_table(t, in_w, out_w, sw, pad, kw, e0, e1);
+        if (nt > 0) {
+            dw_border_t *const b = &u.b;
+            for (ky = ky0; ky < ky1; ++ky) {
+                b->kr[ky - ky0].cur = rows[ky] + p->c0;
+                b->kr[ky - ky0].tstep = row_pix[ky];
+            }
+            b->kr[ky1 - ky0].cur = NULL;
+#if !defined(MCU_RT_EMULATE_ACLE)
+            b->kr[ky1 - ky0].tstep = (int32_t)(uintptr_t)b;
+#endif
+            b->dstep = out_pix_stride;
+            b->sw = sw;
+            b->lo4 = lo4;
+            b->hi4 = hi4;
+            b->eend = t + nt;
+            for (g = 0; g < p->groups; ++g) {
+                const int32_t *const wg = p->wprep ? p->w + 2 * p->taps * g : p->w;
+                if (!p->wprep) {
+                    mcu_internal_dw_unpack(p, g, p->w, ky0 * kw, ky1 * kw);
+                }
+                b->g = &p->g[g];
+                b->w = wg + 2 * ky0 * kw;
+                b->dst0 = out_row + p->c0 + 4 * g;
+                b->e = t;
+                mcu_internal_dw_border(b, off2, kw);
+                for (ky = 0; ky < ky1 - ky0; ++ky) {
+                    b->kr[ky].cur += 4;
+                }
+            }
+            return;
+        }
     }
     for (g = 0; g < p->groups; ++g) {
         const mcu_dw_group_t *const d = &p->g[g];
@@ -833,11 +1084,11 @@ static inline __attribute__((always_inline)) void dw_row_prep_k(
                     }
                 }
                 if (runs && fast != 0 && relu && ox < e1) {
-                    run.g = d;
-                    run.groups = 1;
-                    run.dst = run.dst0 = dst;
-                    run.end = (e1 - ox) * sw;
-                    mcu_internal_dw_run(&run, wrow, off2, kw, kw, kw, fast);
+                    run->g = d;
+                    run->groups = 1;
+                    run->dst = run->dst0 = dst;
+                    run->end = (e1 - ox) * sw;
+                    mcu_internal_dw_run(run, wrow, off2, kw, kw, kw, fast);
                     for (ky = ky0; ky < ky1; ++ky) { /* where the right border continues */
                         kr[ky - ky0].cur += (ptrdiff_t)(e1 - ox) * kr[ky - ky0].pstep;
                     }
