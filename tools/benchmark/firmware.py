@@ -42,8 +42,10 @@ from mcudet.deploy.qemu_plugin import plugin_library  # noqa: E402
 
 VWW_TARGET = 1.0  # instructions per MAC, whole vww.tflite on M4 + DSP
 SMLAD_FLOOR = 0.5
-CONV_FUNCS = ('mcu_internal_dot', 'mcu_internal_col_', 'mcu_conv2d', 'mcu_fully_connected')
-DW_FUNCS = ('mcu_internal_dw_', 'mcu_depthwise')
+# Function-name prefixes of each group (conv2d.c's static tap staging is stage_*, depthwise_conv2d.c's dw_*).
+CONV_FUNCS = ('mcu_internal_dot', 'mcu_internal_col', 'mcu_internal_pw', 'mcu_conv2d', 'mcu_fully_connected',
+              'stage_')
+DW_FUNCS = ('mcu_internal_dw_', 'mcu_depthwise', 'dw_')
 
 
 def shared_dir() -> Path:
