@@ -44,6 +44,31 @@ def test_single_op(tmp_path: Path, make, board: str, dsp: bool) -> None:
     assert 0 < run.stack_bytes < fw.sram.stack_reserved
 
 
+def _assert_bitexact_on_m4_dsp(tmp_path: Path, graph, ins: list[np.ndarray]) -> None:
+    """The graph exported, built for M4 with the DSP path, run in QEMU: outputs equal the reference."""
+    _, frames, refs = exported(graph, tmp_path, [ins], tflite=False)
+    run = run_firmware(build_firmware(tmp_path, M4, dsp=True), frames, count='none')
+    assert_bitexact(run.outputs, refs)
+
+
+def _one_conv(rng: np.random.Generator, name: str, kind: str, hw, ci: int, co: int, kernel, stride: int,
+              dilation: int, act: str, out_scale: float):
+    """A one-op CONV_2D or DEPTHWISE_CONV_2D graph (random int8 weights, int32 bias, per-channel
+    scales) and a random input for it."""
+    from mcudet.deploy.builder import GraphBuilder
+
+    b = GraphBuilder(name)
+    x = b.input('x', (1, *hw, ci), 0.03, int(rng.integers(-20, 20)))
+    w = rng.integers(-127, 128, size=(1 if kind == 'depthwise_conv2d' else co, *kernel, ci)).astype(np.int8)
+    bias = rng.integers(-2000, 2000, co).astype(np.int32)
+    build = b.depthwise_conv2d if kind == 'depthwise_conv2d' else b.conv2d
+    y = build('op', x, w, bias, (10 ** rng.uniform(-3, -2, co)).astype(np.float32), out_scale,
+              int(rng.integers(-128, -100)), stride=(stride, stride), dilation=(dilation, dilation),
+              activation=act)
+    b.output(y)
+    return b.build(), [rng.integers(-128, 128, size=(1, *hw, ci)).astype(np.int8)]
+
+
 ONE_INPUT_KINDS = ('conv2d', 'depthwise_conv2d', 'fully_connected', 'average_pool2d', 'max_pool2d', 'mean',
                    'pad', 'resize_nearest', 'requantize')
 
@@ -52,9 +77,7 @@ ONE_INPUT_KINDS = ('conv2d', 'depthwise_conv2d', 'fully_connected', 'average_poo
 def test_random_ops_on_m4(tmp_path: Path, kind: str) -> None:
     rng = np.random.default_rng(7)
     graph, ins = random_op_graph(kind, rng)
-    _, frames, refs = exported(graph, tmp_path, [ins], tflite=False)
-    run = run_firmware(build_firmware(tmp_path, M4, dsp=True), frames, count='none')
-    assert_bitexact(run.outputs, refs)
+    _assert_bitexact_on_m4_dsp(tmp_path, graph, ins)
 
 
 @pytest.mark.parametrize('seed', range(12))
@@ -64,9 +87,7 @@ def test_dsp_assembly_kernels_on_random_shapes(tmp_path: Path, kind: str, seed: 
     on Arm, never in the host's emulated DSP build: random shapes, groups, tails, strides and
     activation ranges in QEMU."""
     graph, ins = random_op_graph(kind, np.random.default_rng(100 + seed))
-    _, frames, refs = exported(graph, tmp_path, [ins], tflite=False)
-    run = run_firmware(build_firmware(tmp_path, M4, dsp=True), frames, count='none')
-    assert_bitexact(run.outputs, refs)
+    _assert_bitexact_on_m4_dsp(tmp_path, graph, ins)
 
 
 # (kernel, hw, stride, activation). The relu / relu6 cases of 5 x 5 and 7 x 7 kernels take
@@ -83,22 +104,10 @@ def test_depthwise_border_pixels_through_the_assembly(tmp_path: Path, k: int, hw
                                                       act: str) -> None:
     """Wide kernels on small maps: pixels with 1 .. k taps in the map in each kernel row (the
     assembly's border entries), channel tails, strides, full and clamped activation ranges."""
-    from mcudet.deploy.builder import GraphBuilder
-
     rng = np.random.default_rng(k * 100 + hw[0] * 10 + hw[1])
-    c = 13
-    b = GraphBuilder(f'dw{k}_{hw[0]}x{hw[1]}_s{stride}')
-    x = b.input('x', (1, *hw, c), 0.03, int(rng.integers(-20, 20)))
-    w = rng.integers(-127, 128, size=(1, k, k, c)).astype(np.int8)
-    bias = rng.integers(-2000, 2000, c).astype(np.int32)
-    y = b.depthwise_conv2d('dw', x, w, bias, (10 ** rng.uniform(-3, -2, c)).astype(np.float32), 0.05,
-                           int(rng.integers(-128, -100)), stride=(stride, stride), activation=act)
-    b.output(y)
-    graph = b.build()
-    ins = [rng.integers(-128, 128, size=(1, *hw, c)).astype(np.int8)]
-    _, frames, refs = exported(graph, tmp_path, [ins], tflite=False)
-    run = run_firmware(build_firmware(tmp_path, M4, dsp=True), frames, count='none')
-    assert_bitexact(run.outputs, refs)
+    graph, ins = _one_conv(rng, f'dw{k}_{hw[0]}x{hw[1]}_s{stride}', 'depthwise_conv2d', hw, 13, 13, (k, k),
+                           stride, 1, act, 0.05)
+    _assert_bitexact_on_m4_dsp(tmp_path, graph, ins)
 
 
 # (kernel, in_c, hw, stride, dilation, activation): k = kh * kw * in_c with each k % 4, round4(k) up
@@ -115,23 +124,10 @@ def test_small_general_convs_four_columns_through_the_assembly(tmp_path: Path, k
     """The general conv's four-column path (round4(k) <= 64: four pixels' columns through the 1x1
     kernel's rows, the first group's gap for k % 4 != 0), border pixels from the pads, a short last
     block; k < 4 and round4(k) > 64 take the one-column path."""
-    from mcudet.deploy.builder import GraphBuilder
-
     rng = np.random.default_rng(kernel[0] * 1000 + ci * 100 + hw[0] * 10 + hw[1])
-    co = 11
-    b = GraphBuilder(f'conv{kernel[0]}x{kernel[1]}_c{ci}_{hw[0]}x{hw[1]}')
-    x = b.input('x', (1, *hw, ci), 0.03, int(rng.integers(-20, 20)))
-    w = rng.integers(-127, 128, size=(co, *kernel, ci)).astype(np.int8)
-    bias = rng.integers(-2000, 2000, co).astype(np.int32)
-    y = b.conv2d('conv', x, w, bias, (10 ** rng.uniform(-3, -2, co)).astype(np.float32), 0.1,
-                 int(rng.integers(-128, -100)), stride=(stride, stride), dilation=(dilation, dilation),
-                 activation=act)
-    b.output(y)
-    graph = b.build()
-    ins = [rng.integers(-128, 128, size=(1, *hw, ci)).astype(np.int8)]
-    _, frames, refs = exported(graph, tmp_path, [ins], tflite=False)
-    run = run_firmware(build_firmware(tmp_path, M4, dsp=True), frames, count='none')
-    assert_bitexact(run.outputs, refs)
+    graph, ins = _one_conv(rng, f'conv{kernel[0]}x{kernel[1]}_c{ci}_{hw[0]}x{hw[1]}', 'conv2d', hw, ci, 11,
+                           kernel, stride, dilation, act, 0.1)
+    _assert_bitexact_on_m4_dsp(tmp_path, graph, ins)
 
 
 # (hw, in_c, out_c, stride, activation): output pixel counts that leave one or two pixels after the
@@ -146,21 +142,10 @@ def test_pointwise_leftover_pixels_through_the_assembly(tmp_path: Path, hw, ci: 
                                                         act: str) -> None:
     """1x1 convs whose last one or two pixels take the one-column path (four filter rows at a time,
     the last out_c % 4 rows two and one at a time), full and clamped activation ranges."""
-    from mcudet.deploy.builder import GraphBuilder
-
     rng = np.random.default_rng(hw[0] * 1000 + hw[1] * 100 + ci * 10 + co)
-    b = GraphBuilder(f'pw_c{ci}x{co}_{hw[0]}x{hw[1]}_s{stride}')
-    x = b.input('x', (1, *hw, ci), 0.03, int(rng.integers(-20, 20)))
-    w = rng.integers(-127, 128, size=(co, 1, 1, ci)).astype(np.int8)
-    bias = rng.integers(-2000, 2000, co).astype(np.int32)
-    y = b.conv2d('conv', x, w, bias, (10 ** rng.uniform(-3, -2, co)).astype(np.float32), 0.1,
-                 int(rng.integers(-128, -100)), stride=(stride, stride), activation=act)
-    b.output(y)
-    graph = b.build()
-    ins = [rng.integers(-128, 128, size=(1, *hw, ci)).astype(np.int8)]
-    _, frames, refs = exported(graph, tmp_path, [ins], tflite=False)
-    run = run_firmware(build_firmware(tmp_path, M4, dsp=True), frames, count='none')
-    assert_bitexact(run.outputs, refs)
+    graph, ins = _one_conv(rng, f'pw_c{ci}x{co}_{hw[0]}x{hw[1]}_s{stride}', 'conv2d', hw, ci, co, (1, 1),
+                           stride, 1, act, 0.1)
+    _assert_bitexact_on_m4_dsp(tmp_path, graph, ins)
 
 
 @pytest.fixture(scope='module')
