@@ -539,16 +539,20 @@ static void mcu_internal_dw_run(dw_run_t *r, const int32_t *wp, int32_t off2, in
 #define DW_RUN_STORE1                                                                                           \
     DW_RUN_RQ4("w0", "strb %[w0], [%[ts]]\n\t", "w0", "strb %[w0], [%[ts], #1]\n\t", "w0",                      \
                "strb %[w0], [%[ts], #2]\n\t", "w0", "strb %[w0], [%[ts], #3]\n\t")
-/* fast 2: the bytes packed in x02 (BFI), dw_store4_rqs_clamp's clamp, one STR. */
-#define DW_RUN_STORE2                                                                                           \
+/*
+ * The four outputs packed in x02 (BFI) and clamped at once (dw_store4_rqs_clamp's SSUB8 / SEL), the
+ * bounds lo4, hi4 at offset olo of the state struct in register S (dw_run's r, dw_border's ts).
+ */
+#define DW_RUN_RQ_CLAMP(S)                                                                                      \
     DW_RUN_RQ4("x02", "", "w0", "bfi %[x02], %[w0], #8, #8\n\t", "w0", "bfi %[x02], %[w0], #16, #8\n\t", "w0",  \
                "bfi %[x02], %[w0], #24, #8\n\t")                                                                \
-    "ldrd %[w0], %[w1], [%[r], #%c[olo]]\n\t"                                                                   \
+    "ldrd %[w0], %[w1], [%[" S "], #%c[olo]]\n\t"                                                               \
     "ssub8 %[a0], %[x02], %[w1]\n\t"                                                                            \
     "sel %[x02], %[w1], %[x02]\n\t"                                                                             \
     "ssub8 %[a0], %[x02], %[w0]\n\t"                                                                            \
-    "sel %[x02], %[x02], %[w0]\n\t"                                                                             \
-    "str %[x02], [%[ts]]\n\t"
+    "sel %[x02], %[x02], %[w0]\n\t"
+/* fast 2: DW_RUN_RQ_CLAMP, one STR. */
+#define DW_RUN_STORE2 DW_RUN_RQ_CLAMP("r") "str %[x02], [%[ts]]\n\t"
 /*
  * The loops: per group the pixels (the bias, the rows, the outputs at dst (ts), dst and pix
  * advanced), then g, wp, dst0 (dst) and the cursors moved on unless it was the last group.
@@ -778,13 +782,7 @@ static void mcu_internal_dw_border(dw_border_t *b, int32_t off2, int32_t kw)
                          DW_BRD_BODIES##KW(KW)                                                                  \
                          "30:\n\t"                                                                              \
                          "ldr %[xp], [%[ts], #%c[og]]\n\t"                                                      \
-                         DW_RUN_RQ4("x02", "", "w0", "bfi %[x02], %[w0], #8, #8\n\t", "w0",                     \
-                                    "bfi %[x02], %[w0], #16, #8\n\t", "w0", "bfi %[x02], %[w0], #24, #8\n\t")  \
-                         "ldrd %[w0], %[w1], [%[ts], #%c[olo]]\n\t"                                             \
-                         "ssub8 %[a0], %[x02], %[w1]\n\t"                                                       \
-                         "sel %[x02], %[w1], %[x02]\n\t"                                                        \
-                         "ssub8 %[a0], %[x02], %[w0]\n\t"                                                       \
-                         "sel %[x02], %[x02], %[w0]\n\t"                                                        \
+                         DW_RUN_RQ_CLAMP("ts")                                                                  \
                          "ldr %[x], [%[ts], #%c[odst]]\n\t"                                                     \
                          "str %[x02], [%[x]]\n\t"                                                               \
                          "ldrd %[w0], %[w1], [%[ts], #%c[odstep]]\n\t"                                          \
