@@ -306,10 +306,15 @@ static inline int32_t pw_add(int32_t oo21, int32_t right)
  * taken from y rather than from high (equal when mult >= 0, checked by mcu_internal_pw4_fast_ok:
  * high has y's sign or is 0, and with high == 0 both give output_offset as R >= 1), and the shift
  * by R split as t, then 1 inside the SSAT.
+ * relu (the layer's act_min >= output_offset: relu, relu6): without the sign term. It only counts
+ * when y < 0, where high = SMMULR(y2, m) <= 0 (m >= 0), and then both z >> (t + 1), with or without
+ * it, are at most output_offset (add = output_offset * 2^R + 2^(R-1) and 2^(R-1) + high + [0 or -1]
+ * < 2^R): both clamp to act_min (dw_run's argument).
  */
-static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int full, int32_t lo, int32_t hi)
+static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int full, int32_t lo, int32_t hi,
+                            int relu)
 {
-    const int32_t z = add + mcu_smmulr(y2, m) + (y2 >> 31);
+    const int32_t z = add + mcu_smmulr(y2, m) + (relu ? 0 : y2 >> 31);
     return pw_clamp((z >> t) >> 1, full, lo, hi);
 }
 
@@ -402,13 +407,18 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
     "add " y ", %[p3], " y ", asr #31\n\t"                                                                      \
     "asr " y ", " y ", %[p1]\n\t"                                                                               \
     "ssat " y ", #8, " y ", asr #1\n\t"
+/* PW4_RQS without the rounding's sign term (pw_rq's relu form: act_min >= output_offset). */
+#define PW4_RQS_RELU(y)                                                                                         \
+    "smmlar %[p3], " y ", %[p0], %[p2]\n\t"                                                                     \
+    "asr " y ", %[p3], %[p1]\n\t"                                                                               \
+    "ssat " y ", #8, " y ", asr #1\n\t"
 /*
  * c is at bias + j + 1 here: mult + j = c + dm, shift + j = c + ds. The first four words of the
  * state (dm, ds, oo21, the end of bias[]) in one LDM, sp (w0 full range, x clamped: the registers
  * the stores leave free) left at the next four; the compare with the end sets the flags for the
  * BNE at the end (no instruction up to it sets them).
  */
-#define PW4_RQ(sp)                                                                                              \
+#define PW4_RQ(sp, RQS)                                                                                            \
     "ldr " sp ", %[stp]\n\t"                                                                                    \
     "ldmia " sp "!, {%[p0], %[p1], %[p2], %[p3]}\n\t"                                                           \
     "cmp %[c], %[p3]\n\t"                                                                                       \
@@ -416,14 +426,14 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
     "ldr %[p1], [%[c], %[p1]]\n\t"                                                                              \
     "mvn %[p1], %[p1]\n\t"                                                                                      \
     "lsl %[p2], %[p2], %[p1]\n\t"                                                                               \
-    PW4_RQS("%[a0]") PW4_RQS("%[a1]") PW4_RQS("%[a2]") PW4_RQS("%[a3]")
+    RQS("%[a0]") RQS("%[a1]") RQS("%[a2]") RQS("%[a3]")
 /*
  * Full range: one SSAT is the clamp. The state's next five words (pixel a's output cursor, pixels
  * b, c, d's offsets from it, the pixels' start into x: x is above p3, LDM fills registers in
  * ascending order) in one LDM; byte stores, pixel a's last, its cursor advanced.
  */
-#define PW4_STORE_FULL                                                                                          \
-    PW4_RQ("%[w0]")                                                                                             \
+#define PW4_STORE_FULL_WITH(RQS)                                                                                \
+    PW4_RQ("%[w0]", RQS)                                                                                             \
     "ldmia %[w0], {%[p0], %[p1], %[p2], %[p3], %[x]}\n\t"                                                       \
     "strb %[a1], [%[p0], %[p1]]\n\t"                                                                            \
     "strb %[a2], [%[p0], %[p2]]\n\t"                                                                            \
@@ -436,8 +446,8 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
  * the state's lo4 / hi4, after the output words), then stored one by one as PW4_STORE_FULL; x
  * back to the pixels' start.
  */
-#define PW4_STORE_CLAMP                                                                                         \
-    PW4_RQ("%[x]")                                                                                              \
+#define PW4_STORE_CLAMP_WITH(RQS)                                                                               \
+    PW4_RQ("%[x]", RQS)                                                                                              \
     "pkhbt %[w0], %[a0], %[a1], lsl #16\n\t"                                                                    \
     "pkhbt %[w1], %[a2], %[a3], lsl #16\n\t"                                                                    \
     "uxtb16 %[w0], %[w0]\n\t"                                                                                   \
@@ -458,6 +468,10 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
     "strb %[w0], [%[p0]], #1\n\t"                                                                               \
     "str %[p0], [%[x]]\n\t"                                                                                     \
     "ldr %[x], %[xb]\n\t"
+#define PW4_STORE_FULL PW4_STORE_FULL_WITH(PW4_RQS)
+#define PW4_STORE_CLAMP PW4_STORE_CLAMP_WITH(PW4_RQS)
+#define PW4_STORE_FULL_RELU PW4_STORE_FULL_WITH(PW4_RQS_RELU)
+#define PW4_STORE_CLAMP_RELU PW4_STORE_CLAMP_WITH(PW4_RQS_RELU)
 #define PW4_NEXT "bne 3b"
 /*
  * The general conv's columns (mcu_internal_col_pw4_gap_outputs_fast): after the first group, the
@@ -475,6 +489,8 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
     __asm__ __volatile__(PW4_PRO body store PW4_NEXT : PW4_OUTS : PW4_INS : "cc", "memory")
 #define PW4_ASM_FULL(body) PW4_ASM(body, PW4_STORE_FULL)
 #define PW4_ASM_CLAMP(body) PW4_ASM(body, PW4_STORE_CLAMP)
+#define PW4_ASM_FULL_RELU(body) PW4_ASM(body, PW4_STORE_FULL_RELU)
+#define PW4_ASM_CLAMP_RELU(body) PW4_ASM(body, PW4_STORE_CLAMP_RELU)
 #define PW4_ASM_GAP(body, store)                                                                                \
     __asm__ __volatile__(PW4_PRO body store PW4_NEXT                                                            \
                          : PW4_OUTS                                                                             \
@@ -482,6 +498,8 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
                          : "cc", "memory")
 #define PW4_ASM_GAP_FULL(body) PW4_ASM_GAP(body, PW4_STORE_FULL)
 #define PW4_ASM_GAP_CLAMP(body) PW4_ASM_GAP(body, PW4_STORE_CLAMP)
+#define PW4_ASM_GAP_FULL_RELU(body) PW4_ASM_GAP(body, PW4_STORE_FULL_RELU)
+#define PW4_ASM_GAP_CLAMP_RELU(body) PW4_ASM_GAP(body, PW4_STORE_CLAMP_RELU)
 /*
  * The row's steps by k: first (PW4_FIRST, + PW4_GAP for the general conv), (k / 4 - 1) % 4 STEPs,
  * then LOOP (four STEPs per test) while channels are left (k >= 20); each count its own asm, so
@@ -521,7 +539,7 @@ static inline int32_t pw_rq(int32_t y2, int32_t m, int32_t t, int32_t add, int f
 static inline __attribute__((always_inline)) void pw4_fast(const int16_t *buf, int32_t k, const int8_t *filter,
                                                            const int32_t *bias, int32_t n, const mcu_conv_quant_t *q,
                                                            int8_t *const out[4], int full, int gapped,
-                                                           int32_t gap)
+                                                           int32_t gap, int relu)
 {
     const int32_t oo21 = (int32_t)(2u * (uint32_t)q->output_offset + 1u);
     const int16_t *const xe = buf + 4 * k;
@@ -548,10 +566,10 @@ static inline __attribute__((always_inline)) void pw4_fast(const int16_t *buf, i
             MCU_PW4_STEP(0);
             MCU_PW4_STEP(0);
         }
-        out[1][j] = (int8_t)pw_rq(a1, m, t, add, full, act_min, act_max);
-        out[2][j] = (int8_t)pw_rq(a2, m, t, add, full, act_min, act_max);
-        out[3][j] = (int8_t)pw_rq(a3, m, t, add, full, act_min, act_max);
-        out[0][j] = (int8_t)pw_rq(a0, m, t, add, full, act_min, act_max);
+        out[1][j] = (int8_t)pw_rq(a1, m, t, add, full, act_min, act_max, relu);
+        out[2][j] = (int8_t)pw_rq(a2, m, t, add, full, act_min, act_max, relu);
+        out[3][j] = (int8_t)pw_rq(a3, m, t, add, full, act_min, act_max, relu);
+        out[0][j] = (int8_t)pw_rq(a0, m, t, add, full, act_min, act_max, relu);
     }
 #else
     if (n > 0) {
@@ -581,16 +599,24 @@ static inline __attribute__((always_inline)) void pw4_fast(const int16_t *buf, i
         st[7] = (int32_t)((uintptr_t)out[3] - (uintptr_t)out[0]);
         if (full) {
             st[8] = (int32_t)(uintptr_t)buf;
-            if (gapped) {
+            if (gapped && relu) {
+                PW4_SHAPES(PW4_ASM_GAP_FULL_RELU, PW4_FIRST PW4_GAP);
+            } else if (gapped) {
                 PW4_SHAPES(PW4_ASM_GAP_FULL, PW4_FIRST PW4_GAP);
+            } else if (relu) {
+                PW4_SHAPES(PW4_ASM_FULL_RELU, PW4_FIRST);
             } else {
                 PW4_SHAPES(PW4_ASM_FULL, PW4_FIRST);
             }
         } else {
             st[8] = (int32_t)(((uint32_t)q->act_min & 0xFFu) * 0x01010101u);
             st[9] = (int32_t)(((uint32_t)q->act_max & 0xFFu) * 0x01010101u);
-            if (gapped) {
+            if (gapped && relu) {
+                PW4_SHAPES(PW4_ASM_GAP_CLAMP_RELU, PW4_FIRST PW4_GAP);
+            } else if (gapped) {
                 PW4_SHAPES(PW4_ASM_GAP_CLAMP, PW4_FIRST PW4_GAP);
+            } else if (relu) {
+                PW4_SHAPES(PW4_ASM_CLAMP_RELU, PW4_FIRST);
             } else {
                 PW4_SHAPES(PW4_ASM_CLAMP, PW4_FIRST);
             }
@@ -843,13 +869,23 @@ void mcu_internal_col_outputs_fast(const int16_t *col, int32_t k, const int8_t *
     "add " y ", %[v], " y ", asr #31\n\t"                                                                       \
     "asr " y ", " y ", %[t]\n\t"                                                                                \
     "ssat " y ", #8, " y ", asr #1\n\t"
+/* COL1_RQS without the sign term (pw_rq's relu form). */
+#define COL1_RQS_RELU(y, mload, soff)                                                                           \
+    "ldr %[v], " mload "\n\t"                                                                                   \
+    "ldr %[t], [%[c0], #" soff "]\n\t"                                                                          \
+    "mvn %[t], %[t]\n\t"                                                                                        \
+    "lsl %[x], %[c1], %[t]\n\t"                                                                                 \
+    "lsl " y ", " y ", #1\n\t"                                                                                  \
+    "smmlar %[v], " y ", %[v], %[x]\n\t"                                                                        \
+    "asr " y ", %[v], %[t]\n\t"                                                                                 \
+    "ssat " y ", #8, " y ", asr #1\n\t"
 /* The state: shift - mult (bytes), oo21, the end of mult[], the output cursor, lo4, hi4. */
-#define COL1_RQ                                                                                                 \
+#define COL1_RQ(RQS)                                                                                            \
     "ldr %[x], %[stp]\n\t"                                                                                      \
     "ldrd %[c0], %[c1], [%[x]]\n\t"                                                                             \
     "add %[c0], %[c0], %[mp]\n\t"                                                                               \
-    COL1_RQS("%[a0]", "[%[mp]], #16", "0") COL1_RQS("%[a1]", "[%[mp], #-12]", "4")                              \
-    COL1_RQS("%[a2]", "[%[mp], #-8]", "8") COL1_RQS("%[a3]", "[%[mp], #-4]", "12")
+    RQS("%[a0]", "[%[mp]], #16", "0") RQS("%[a1]", "[%[mp], #-12]", "4")                                        \
+    RQS("%[a2]", "[%[mp], #-8]", "8") RQS("%[a3]", "[%[mp], #-4]", "12")
 #define COL1_ST                                                                                                 \
     "ldr %[x], %[stp]\n\t"                                                                                      \
     "ldrd %[c0], %[c1], [%[x], #8]\n\t"                                                                         \
@@ -865,8 +901,8 @@ void mcu_internal_col_outputs_fast(const int16_t *col, int32_t k, const int8_t *
     "str %[a0], [%[c1]], #4\n\t"                                                                                \
     "str %[c1], [%[x], #12]\n\t"                                                                                \
     "bne 3b"
-#define COL1_ASM(entry)                                                                                         \
-    __asm__ __volatile__(COL1_PRO entry COL1_LOOP COL1_RQ COL1_ST                                               \
+#define COL1_ASM(entry, RQS)                                                                                    \
+    __asm__ __volatile__(COL1_PRO entry COL1_LOOP COL1_RQ(RQS) COL1_ST                                          \
                          : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [c0] "=&r"(c0),      \
                            [c1] "=&r"(c1), [v] "=&r"(v), [t] "=&r"(t), [x] "=&r"(x), [wa] "+r"(wa),             \
                            [wb] "+r"(wb), [mp] "+r"(mp), [st] "+m"(st)                                          \
@@ -895,7 +931,8 @@ void mcu_internal_col1_outputs_fast(const int16_t *col, int32_t k, const int8_t 
                 a[i] = group1(mcu_load_s32(x), mcu_load_s32(x + 2), mcu_load_u32(wa), a[i]);
             }
             out[j + i] = (int8_t)pw_rq((int32_t)((uint32_t)a[i] << 1), mult[j + i], t,
-                                       (int32_t)((uint32_t)oo21 << t), 0, q->act_min, q->act_max);
+                                       (int32_t)((uint32_t)oo21 << t), 0, q->act_min, q->act_max,
+                                       q->act_min >= q->output_offset);
         }
     }
 #else
@@ -918,10 +955,16 @@ void mcu_internal_col1_outputs_fast(const int16_t *col, int32_t k, const int8_t 
         st[3] = (int32_t)(uintptr_t)out;
         st[4] = (int32_t)(((uint32_t)q->act_min & 0xFFu) * 0x01010101u);
         st[5] = (int32_t)(((uint32_t)q->act_max & 0xFFu) * 0x01010101u);
-        if ((k & 4) != 0) {
-            COL1_ASM(COL1_ODD);
+        if (q->act_min >= q->output_offset) {
+            if ((k & 4) != 0) {
+                COL1_ASM(COL1_ODD, COL1_RQS_RELU);
+            } else {
+                COL1_ASM("", COL1_RQS_RELU);
+            }
+        } else if ((k & 4) != 0) {
+            COL1_ASM(COL1_ODD, COL1_RQS);
         } else {
-            COL1_ASM("");
+            COL1_ASM("", COL1_RQS);
         }
     }
 #endif
@@ -938,10 +981,17 @@ void mcu_internal_col1_outputs_fast(const int16_t *col, int32_t k, const int8_t 
 void mcu_internal_col_pw4_outputs_fast(const int16_t *buf, int32_t k, const int8_t *filter, const int32_t *bias,
                                        int32_t n, const mcu_conv_quant_t *q, int8_t *const out[4])
 {
-    if (q->act_min == -128 && q->act_max == 127) {
-        pw4_fast(buf, k, filter, bias, n, q, out, 1, 0, 0);
+    const int full = q->act_min == -128 && q->act_max == 127, relu = q->act_min >= q->output_offset;
+    if (full) {
+        if (relu) {
+            pw4_fast(buf, k, filter, bias, n, q, out, 1, 0, 0, 1);
+        } else {
+            pw4_fast(buf, k, filter, bias, n, q, out, 1, 0, 0, 0);
+        }
+    } else if (relu) {
+        pw4_fast(buf, k, filter, bias, n, q, out, 0, 0, 0, 1);
     } else {
-        pw4_fast(buf, k, filter, bias, n, q, out, 0, 0, 0);
+        pw4_fast(buf, k, filter, bias, n, q, out, 0, 0, 0, 0);
     }
 }
 
@@ -950,10 +1000,17 @@ void mcu_internal_col_pw4_gap_outputs_fast(const int16_t *buf, int32_t k, const 
                                            int8_t *const out[4])
 {
     const int32_t k4 = (k + 3) & ~3;
-    if (q->act_min == -128 && q->act_max == 127) {
-        pw4_fast(buf, k4, filter, bias, n, q, out, 1, 1, k4 - k);
+    const int full = q->act_min == -128 && q->act_max == 127, relu = q->act_min >= q->output_offset;
+    if (full) {
+        if (relu) {
+            pw4_fast(buf, k4, filter, bias, n, q, out, 1, 1, k4 - k, 1);
+        } else {
+            pw4_fast(buf, k4, filter, bias, n, q, out, 1, 1, k4 - k, 0);
+        }
+    } else if (relu) {
+        pw4_fast(buf, k4, filter, bias, n, q, out, 0, 1, k4 - k, 1);
     } else {
-        pw4_fast(buf, k4, filter, bias, n, q, out, 0, 1, k4 - k);
+        pw4_fast(buf, k4, filter, bias, n, q, out, 0, 1, k4 - k, 0);
     }
 }
 
